@@ -138,6 +138,20 @@ class SessionDefinition(models.Model):
     def is_dosing(self) -> bool:
         return self.phase == self.Phase.DOSING
 
+    def as_planned(self):
+        """This definition as plain data for the schedule engine."""
+        from protocols.schedule import PlannedSession
+
+        return PlannedSession(
+            code=self.code,
+            order=self.order,
+            anchor_code=self.anchor.code if self.anchor_id else None,
+            offset_days=self.offset_days,
+            early_days=self.window_early_days,
+            late_days=self.window_late_days,
+            duration_minutes=self.duration_minutes,
+        )
+
     def clean(self):
         # The database cannot compare two rows; the order/version rule is checked here
         # and again by the import and amendment code that writes definitions.

@@ -179,6 +179,11 @@ class StudySession(models.Model):
     room = models.ForeignKey(
         Room, null=True, blank=True, on_delete=models.PROTECT, related_name="sessions", help_text="Booked room."
     )
+    target_date = models.DateField(
+        null=True, blank=True, help_text="Protocol target date (site-local), kept up to date by the schedule engine."
+    )
+    window_opens = models.DateField(null=True, blank=True, help_text="First day of the protocol window (site-local).")
+    window_closes = models.DateField(null=True, blank=True, help_text="Last day of the protocol window (site-local).")
     room_busy_until = models.DateTimeField(
         null=True, blank=True, help_text="End of the room booking: session end plus the definition's room hold."
     )
@@ -218,6 +223,10 @@ class StudySession(models.Model):
 
     class Meta:
         ordering = ["participant", "definition__order"]
+        indexes = [
+            models.Index(fields=["status", "window_opens"], name="session_status_window_idx"),
+            models.Index(fields=["scheduled_start"], name="session_scheduled_start_idx"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["participant", "definition"], name="one_session_per_definition"),
             models.CheckConstraint(
@@ -344,3 +353,40 @@ class Deviation(models.Model):
 
     def __str__(self):
         return f"{self.participant.study_code}: {self.get_category_display()}"
+
+
+class CalendarFeed(models.Model):
+    """A user's private iCalendar feed URL. The token is the only credential: revoke by regenerating."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="calendar_feed", help_text="Feed owner."
+    )
+    token = models.CharField(max_length=64, unique=True, help_text="Secret part of the feed URL.")
+    created_at = models.DateTimeField(auto_now_add=True, help_text="When this token was issued.")
+
+    def __str__(self):
+        return f"Calendar feed of {self.user}"
+
+
+class ReminderLog(models.Model):
+    """One reminder e-mail sent, so that sendreminders sends each at most once a day."""
+
+    class Kind(models.TextChoices):
+        TOMORROW = "tomorrow", "Tomorrow's sessions"
+        TO_SCHEDULE = "to_schedule", "Sessions to schedule"
+
+    day = models.DateField(help_text="Day the reminder was for.")
+    kind = models.CharField(max_length=12, choices=Kind.choices, help_text="Which reminder.")
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", help_text="Who was e-mailed."
+    )
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="+", help_text="Site the reminder covered.")
+    sent_at = models.DateTimeField(auto_now_add=True, help_text="When it was sent (UTC).")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["day", "kind", "recipient", "site"], name="reminder_once_per_day")
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} for {self.recipient} on {self.day}"
