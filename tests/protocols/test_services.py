@@ -1,0 +1,151 @@
+"""The version lifecycle: draft → active → retired, amendments, and edits to drafts only."""
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from protocols.files import export_version
+from protocols.models import ProtocolVersion, SessionDefinition
+from protocols.services import activate_version, create_amendment, retire_version, save_draft
+from tests.protocols.factories import make_version
+from tests.protocols.plans import NINE_INTEGRATIONS_PLAN
+
+pytestmark = pytest.mark.django_db
+
+
+def latest_history(instance):
+    return instance.history.order_by("-history_id").first()
+
+
+def test_activating_a_draft_freezes_it_and_records_who_and_why(admin_user):
+    version = make_version()
+    activate_version(version=version, by=admin_user, reason="IRB approval 2025-01-02")
+    version.refresh_from_db()
+    assert version.status == "active"
+    record = latest_history(version)
+    assert record.history_change_reason == "IRB approval 2025-01-02"
+    assert record.history_user == admin_user
+    assert record.prev_record.status == "draft"
+
+
+def test_activation_needs_a_reason(admin_user):
+    version = make_version()
+    with pytest.raises(ValidationError) as refused:
+        activate_version(version=version, by=admin_user, reason="  ")
+    assert "reason" in refused.value.message_dict
+    version.refresh_from_db()
+    assert version.status == "draft"
+
+
+def test_a_version_without_sessions_cannot_be_activated(admin_user):
+    version = make_version(plan=[])
+    with pytest.raises(ValidationError, match="has no sessions"):
+        activate_version(version=version, by=admin_user, reason="Approved")
+
+
+def test_an_active_version_cannot_be_activated_again(admin_user):
+    version = make_version(status="active")
+    with pytest.raises(ValidationError, match="Only a draft can be activated"):
+        activate_version(version=version, by=admin_user, reason="Again")
+
+
+def test_activation_checks_the_whole_plan(admin_user):
+    version = make_version()
+    # A plan broken behind the models' back (the import and admin never write this).
+    other = make_version(label="v9")
+    SessionDefinition.objects.filter(version=version, code="INT1").update(
+        anchor=other.definitions.get(code="PREP1"), anchor_order=1
+    )
+    with pytest.raises(ValidationError) as refused:
+        activate_version(version=version, by=admin_user, reason="Approved")
+    assert "INT1: its anchor belongs to another version." in refused.value.messages
+
+
+def test_retiring_an_active_version(admin_user):
+    version = make_version(status="active")
+    retire_version(version=version, by=admin_user, reason="Superseded by Amendment 1")
+    version.refresh_from_db()
+    assert version.status == "retired"
+    assert latest_history(version).history_change_reason == "Superseded by Amendment 1"
+
+
+def test_a_draft_cannot_be_retired(admin_user):
+    with pytest.raises(ValidationError, match="Only an active version can be retired"):
+        retire_version(version=make_version(), by=admin_user, reason="Never used")
+
+
+def test_an_amendment_clones_the_version_exactly_as_a_new_draft(admin_user):
+    version = make_version(status="active", plan=NINE_INTEGRATIONS_PLAN)
+    amendment = create_amendment(version=version, label="Amendment 1", by=admin_user, reason="Longer integration")
+    assert amendment.status == "draft"
+    assert amendment.amended_from == version
+    assert amendment.protocol == version.protocol
+    original, clone = export_version(version), export_version(amendment)
+    assert clone["sessions"] == original["sessions"]
+    assert clone["version"] == {
+        **original["version"],
+        "label": "Amendment 1",
+        "status": "draft",
+        "amended_from": "v1.0",
+    }
+    # Anchors point inside the amendment, never back into the original.
+    anchors = SessionDefinition.objects.filter(version=amendment, anchor__isnull=False).select_related("anchor")
+    assert {d.anchor.version_id for d in anchors} == {amendment.pk}
+    assert all(d.anchor_order == d.anchor.order for d in anchors)
+    assert latest_history(amendment.definitions.get(code="DOSE3")).history_change_reason == "Longer integration"
+
+
+def test_amendment_labels_are_unique_within_the_protocol(admin_user):
+    version = make_version(status="active")
+    with pytest.raises(ValidationError):
+        create_amendment(version=version, label="v1.0", by=admin_user, reason="Clash")
+
+
+def test_a_draft_is_edited_directly_not_amended(admin_user):
+    with pytest.raises(ValidationError, match="still a draft"):
+        create_amendment(version=make_version(), label="A1", by=admin_user, reason="Why")
+
+
+def test_editing_an_active_version_is_refused_with_the_amendment_hint(admin_user):
+    version = make_version(status="active")
+    prep1 = version.definitions.get(code="PREP1")
+    prep1.offset_days = 10
+    with pytest.raises(ValidationError) as refused:
+        save_draft(version=version, by=admin_user, reason="Shorter", definitions=[prep1])
+    assert "Create an amendment" in refused.value.messages[0]
+    prep1.refresh_from_db()
+    assert prep1.offset_days == 14
+
+
+def test_editing_a_draft_is_saved_with_the_reason(admin_user):
+    version = make_version()
+    prep1 = version.definitions.get(code="PREP1")
+    prep1.offset_days = 10
+    save_draft(version=version, by=admin_user, reason="Sponsor feedback", definitions=[prep1])
+    prep1.refresh_from_db()
+    assert prep1.offset_days == 10
+    record = latest_history(prep1)
+    assert (record.history_change_reason, record.history_user) == ("Sponsor feedback", admin_user)
+
+
+def test_a_draft_edit_that_breaks_the_plan_rolls_back_whole(admin_user):
+    version = make_version()
+    prep1, prep3 = version.definitions.get(code="PREP1"), version.definitions.get(code="PREP3")
+    prep1.offset_days = 3
+    prep3.anchor = version.definitions.get(code="DOSE1")  # forward anchor
+    with pytest.raises(ValidationError):
+        save_draft(version=version, by=admin_user, reason="Oops", definitions=[prep1, prep3])
+    prep1.refresh_from_db()
+    assert prep1.offset_days == 14
+
+
+def test_deleting_a_session_of_a_draft_records_the_reason(admin_user):
+    version = make_version()
+    int3 = version.definitions.get(code="INT3")
+    save_draft(version=version, by=admin_user, reason="Dropped INT3", deleted=[int3])
+    assert not version.definitions.filter(code="INT3").exists()
+    deleted = SessionDefinition.history.filter(code="INT3", history_type="-").get()
+    assert deleted.history_change_reason == "Dropped INT3"
+
+
+def test_lifecycle_statuses_are_the_three_of_the_spec():
+    assert [s.value for s in ProtocolVersion.Status] == ["draft", "active", "retired"]
