@@ -7,7 +7,7 @@ a citation of the protocol section an admin entered.
 """
 
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, RegexValidator
 from django.db import models
 from django.db.models import F, Q
 from simple_history.models import HistoricalRecords
@@ -37,6 +37,9 @@ DEFINITION_FIELDS = (
     "room_hold_hours",
     "protocol_citation",
 )
+
+
+MAX_ORDER = 9999  # orders above it are free for services.save_draft to park rows while they move
 
 
 def locked_message(name: str, status: str) -> str:
@@ -155,7 +158,10 @@ class SessionDefinition(models.Model):
         related_name="definitions",
         help_text="The protocol version this session belongs to.",
     )
-    order = models.PositiveSmallIntegerField(help_text="Position in the plan; anchors must come earlier.")
+    order = models.PositiveSmallIntegerField(
+        validators=[MaxValueValidator(MAX_ORDER)],
+        help_text=f"Position in the plan (0 to {MAX_ORDER}); anchors must come earlier.",
+    )
     code = models.CharField(max_length=12, validators=[CODE_VALIDATOR], help_text="Session code, e.g. PREP1 or DOSE2.")
     name = models.CharField(
         max_length=100,
@@ -261,6 +267,10 @@ class SessionDefinition(models.Model):
             duration_minutes=self.duration_minutes,
         )
 
+    # Set by a form that edits the whole plan at once and checks it as a whole (the admin's
+    # inline): then this row is not compared with the others' saved orders, which may be moving.
+    checked_with_its_plan = False
+
     def rule_errors(self) -> dict[str, str]:
         """Problems of this row alone, without the database (the import reuses them)."""
         errors = {}
@@ -280,17 +290,18 @@ class SessionDefinition(models.Model):
         errors = self.rule_errors()
         self.anchor_order = None
         if self.anchor_id is not None:
-            anchor = self.anchor
-            self.anchor_order = anchor.order
-            if anchor.pk == self.pk:
+            # The anchor as saved, not as cached on this instance: it may have moved since.
+            anchor = SessionDefinition.objects.filter(pk=self.anchor_id).values("version_id", "order", "code").get()
+            self.anchor_order = anchor["order"]
+            if self.anchor_id == self.pk:
                 errors["anchor"] = "A session cannot be timed from itself."
-            elif anchor.version_id != self.version_id:
+            elif anchor["version_id"] != self.version_id:
                 errors["anchor"] = "The anchor must be a session of the same protocol version."
-            elif self.order is not None and anchor.order >= self.order:
+            elif self.order is not None and anchor["order"] >= self.order and not self.checked_with_its_plan:
                 errors["anchor"] = (
-                    f"The anchor must be an earlier session in the plan ({anchor.code} has order {anchor.order})."
+                    f"The anchor must be an earlier session in the plan ({anchor['code']} has order {anchor['order']})."
                 )
-        if self.pk is not None and self.order is not None:
+        if self.pk is not None and self.order is not None and not self.checked_with_its_plan:
             later = self.dependents.filter(order__lte=self.order).order_by("order").first()
             if later is not None:
                 errors["order"] = (

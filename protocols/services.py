@@ -10,12 +10,14 @@ from collections.abc import Iterable
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F, RestrictedError
 
 from protocols.files import ProtocolFileError, read_protocol_file
-from protocols.models import DEFINITION_FIELDS, Protocol, ProtocolVersion, SessionDefinition
+from protocols.models import DEFINITION_FIELDS, MAX_ORDER, Protocol, ProtocolVersion, SessionDefinition
 from protocols.schedule import validate_plan
 
 Status = ProtocolVersion.Status
+PARKING = MAX_ORDER + 1  # added to every order while a draft's sessions change places
 
 
 def _reason(reason: str) -> str:
@@ -63,25 +65,51 @@ def save_draft(
 ) -> ProtocolVersion:
     """Write edits to a draft version and its sessions; an active or retired version refuses.
 
-    Each row is checked by the model, and the plan as a whole afterwards, so a save that would
-    leave an anchor pointing forward or into another version rolls back whole.
+    `definitions` are new or changed rows, `deleted` rows to remove. Any plan that is valid
+    once written can be written in one go, reordering included: the rows are written in
+    their new order, so neither the unique order nor the earlier-anchor constraint is ever
+    broken on the way. Each row is checked by the model and the plan as a whole afterwards;
+    anything wrong rolls the whole save back.
     """
     reason = _reason(reason)
-    if version.pk is not None:
+    if version.pk is None:
+        if version.status != Status.DRAFT:
+            raise ValidationError("New versions start as drafts; activate them once the plan is complete.")
+    else:
         _lock_draft(version)
-    if version.status != Status.DRAFT and version.pk is None:
-        raise ValidationError("New versions start as drafts; activate them once the plan is complete.")
     version.full_clean()
     _audit(version, by=by, reason=reason)
     version.save()
-    for definition in deleted:
+
+    changed = list(definitions)
+    deleted = [definition for definition in deleted if definition.pk is not None]
+    saved_orders = dict(SessionDefinition.objects.filter(version=version).values_list("pk", "order"))
+    moving = any(d.pk in saved_orders and saved_orders[d.pk] != d.order for d in changed)
+    steps: list[tuple[int, SessionDefinition | int]] = [(definition.order, definition) for definition in changed]
+    if moving:
+        # Park every row above MAX_ORDER, keeping their relative order, so that each can take its
+        # new place in turn; rows nobody changed go back to their old place at their turn.
+        SessionDefinition.objects.filter(version=version).update(
+            order=F("order") + PARKING, anchor_order=F("anchor_order") + PARKING
+        )
+        untouched = set(saved_orders) - {d.pk for d in changed} - {d.pk for d in deleted}
+        steps += [(saved_orders[pk], pk) for pk in untouched]
+    for order, step in sorted(steps, key=lambda item: item[0]):
+        if isinstance(step, SessionDefinition):
+            step.version = version
+            step.full_clean()
+            _audit(step, by=by, reason=reason)
+            step.save()
+        else:
+            SessionDefinition.objects.filter(pk=step).update(order=order)
+            SessionDefinition.objects.filter(anchor_id=step).update(anchor_order=order)
+    for definition in sorted(deleted, key=lambda d: saved_orders.get(d.pk, 0), reverse=True):
         _audit(definition, by=by, reason=reason)
-        definition.delete()
-    for definition in definitions:
-        definition.version = version
-        definition.full_clean()
-        _audit(definition, by=by, reason=reason)
-        definition.save()
+        try:
+            definition.delete()
+        except RestrictedError as error:
+            codes = ", ".join(sorted(d.code for d in error.restricted_objects))
+            raise ValidationError(f"{definition.code} cannot be deleted: {codes} still timed from it.") from error
     problems = plan_problems(version, allow_empty=True)
     if problems:
         raise ValidationError(problems)

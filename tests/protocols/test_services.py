@@ -149,3 +149,34 @@ def test_deleting_a_session_of_a_draft_records_the_reason(admin_user):
 
 def test_lifecycle_statuses_are_the_three_of_the_spec():
     assert [s.value for s in ProtocolVersion.Status] == ["draft", "active", "retired"]
+
+
+def test_a_draft_can_be_reordered_reanchored_and_pruned_in_one_save(admin_user):
+    version = make_version()
+    rows = {d.code: d for d in version.definitions.all()}
+    # Reverse the dosing block's places, time INT3 from DOSE1 instead, and drop INT2.
+    rows["DOSE2"].order, rows["DOSE3"].order = 40, 50
+    rows["INT1"].order, rows["INT3"].order = 60, 70
+    rows["INT3"].anchor = rows["DOSE1"]
+    rows["PREP1"].order = 0
+    save_draft(
+        version=version,
+        by=admin_user,
+        reason="Restructure",
+        definitions=[rows[c] for c in ("DOSE2", "DOSE3", "INT1", "INT3", "PREP1")],
+        deleted=[rows["INT2"]],
+    )
+    saved = {d.code: d for d in version.definitions.select_related("anchor")}
+    assert {c: d.order for c, d in saved.items()} == {
+        "PREP1": 0, "PREP2": 2, "PREP3": 3, "DOSE1": 4, "DOSE2": 40, "DOSE3": 50, "INT1": 60, "INT3": 70
+    }  # fmt: skip
+    assert all(d.anchor_order == (d.anchor.order if d.anchor else None) for d in saved.values())
+    assert saved["INT3"].anchor.code == "DOSE1"
+
+
+def test_deleting_an_anchor_still_in_use_is_refused_whole(admin_user):
+    version = make_version()
+    dose3 = version.definitions.get(code="DOSE3")
+    with pytest.raises(ValidationError, match="DOSE3 cannot be deleted: INT3 still timed from it."):
+        save_draft(version=version, by=admin_user, reason="Drop", deleted=[dose3])
+    assert version.definitions.filter(code="DOSE3").exists()
