@@ -97,6 +97,7 @@ def save_draft(
     for order, step in sorted(steps, key=lambda item: item[0]):
         if isinstance(step, SessionDefinition):
             step.version = version
+            step.checked_with_its_plan = False  # written in plan order, so each row checks against the saved ones
             step.full_clean()
             _audit(step, by=by, reason=reason)
             step.save()

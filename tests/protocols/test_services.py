@@ -2,9 +2,12 @@
 
 import pytest
 from django.core.exceptions import ValidationError
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from protocols.files import export_version
 from protocols.models import ProtocolVersion, SessionDefinition
+from protocols.schedule import PlannedSession
 from protocols.services import activate_version, create_amendment, retire_version, save_draft
 from tests.protocols.factories import make_version
 from tests.protocols.plans import NINE_INTEGRATIONS_PLAN
@@ -180,3 +183,47 @@ def test_deleting_an_anchor_still_in_use_is_refused_whole(admin_user):
     with pytest.raises(ValidationError, match="DOSE3 cannot be deleted: INT3 still timed from it."):
         save_draft(version=version, by=admin_user, reason="Drop", deleted=[dose3])
     assert version.definitions.filter(code="DOSE3").exists()
+
+
+@st.composite
+def rearrangements(draw):
+    """A draft's plan and a new valid arrangement of it: new orders, new anchors, some rows dropped."""
+    size = draw(st.integers(2, 7))
+    codes = [f"PREP{n}" for n in range(size)]
+    orders = draw(st.lists(st.integers(0, 40), min_size=size, max_size=size, unique=True))
+    by_order = sorted(codes, key=lambda code: orders[codes.index(code)])
+    initial = [
+        PlannedSession(code, order, draw(st.none() | st.sampled_from(by_order[:rank])) if rank else None, 7, 0, 0, 60)
+        for rank, (code, order) in enumerate(sorted(zip(codes, orders, strict=True), key=lambda pair: pair[1]))
+    ]
+    new_orders = draw(st.lists(st.integers(0, 60), min_size=size, max_size=size, unique=True))
+    kept = [code for code in codes if draw(st.booleans()) or code == codes[0]]
+    ranked = sorted(kept, key=lambda code: new_orders[codes.index(code)])
+    final = {
+        code: (new_orders[codes.index(code)], draw(st.none() | st.sampled_from(ranked[:rank])) if rank else None)
+        for rank, code in enumerate(ranked)
+    }
+    return initial, final
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
+@given(rearrangements())
+def test_any_valid_rearrangement_of_a_draft_saves_in_one_go(admin_user, arrangement):
+    initial, final = arrangement
+    version = make_version(label=f"v{ProtocolVersion.objects.count()}", plan=initial)
+    rows = {d.code: d for d in version.definitions.all()}
+    changed = []
+    for code, (order, anchor) in final.items():
+        row = rows[code]
+        if (row.order, row.anchor_id) != (order, rows[anchor].pk if anchor else None):
+            row.order, row.anchor = order, rows[anchor] if anchor else None
+            changed.append(row)
+    deleted = [row for code, row in rows.items() if code not in final]
+    save_draft(version=version, by=admin_user, reason="Rearranged", definitions=changed, deleted=deleted)
+    saved = {d.code: d for d in version.definitions.select_related("anchor")}
+    assert {code: (d.order, d.anchor.code if d.anchor else None) for code, d in saved.items()} == final
+    assert all(d.anchor_order == (d.anchor.order if d.anchor else None) for d in saved.values())
+    untouched = set(final) - {row.code for row in changed}
+    assert not SessionDefinition.history.filter(version=version, code__in=untouched, history_type="~").exists()
