@@ -155,3 +155,11 @@ def test_picture_marks_each_target_inside_its_window_band_and_on_its_week(demo, 
     assert chart.ticks[0].label == "0" and int(chart.ticks[-1].label) * 7 >= 147 + 4
     labelled = [tick.x for tick in chart.labelled_ticks]
     assert min(b - a for a, b in zip(labelled, labelled[1:], strict=False)) >= layout.min_label_gap
+
+
+def test_a_draft_without_sessions_says_so(client, admin_user):
+    draft = make_version(plan=[])
+    client.force_login(admin_user)
+    body = client.get(detail_url(draft)).content.decode()
+    assert "This draft has no sessions yet." in body
+    assert "<svg" not in body
