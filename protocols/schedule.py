@@ -11,7 +11,9 @@ The rules (SPEC §4):
 - completed sessions never move: a completed session keeps the window it was judged
   against (passed in as `KnownSession.window`).
 - a session may not start before its anchor session; the order of the plan is the
-  order sessions should happen in.
+  order sessions should happen in; sessions of one participant never overlap.
+- every date is a local date in the site's time zone: a start at 23:30 in Denver counts
+  for that evening's date, not for the next UTC day, whatever daylight-saving does.
 """
 
 from __future__ import annotations
@@ -83,6 +85,8 @@ class KnownSession:
     scheduled_start: datetime | None = None
     actual_start: datetime | None = None
     window: Window | None = None  # the window a completed session was judged against
+    scheduled_end: datetime | None = None
+    actual_end: datetime | None = None
 
     @property
     def is_completed(self) -> bool:
@@ -93,12 +97,24 @@ class KnownSession:
         return self.status not in ("missed", "cancelled")
 
     def when(self) -> datetime | None:
-        """The session's best-known start: actual if it happened, else scheduled."""
-        if self.is_completed and self.actual_start is not None:
-            return self.actual_start
+        """The session's best-known start: actual if it happened, else scheduled.
+
+        A completed session logged without an actual start still happened at its booking.
+        """
+        if self.is_completed:
+            return self.actual_start or self.scheduled_start
         if self.status == "scheduled":
             return self.scheduled_start
         return None
+
+    def until(self, planned_minutes: int) -> datetime | None:
+        """The session's best-known end: actual, else booked, else start plus planned duration."""
+        start = self.when()
+        if start is None:
+            return None
+        happened = self.is_completed and self.actual_start is not None
+        end = self.actual_end if happened else self.scheduled_end
+        return end if end is not None and end > start else start + timedelta(minutes=planned_minutes)
 
 
 @dataclass(frozen=True)
@@ -133,6 +149,7 @@ class StartCheck:
     before_anchor: bool
     out_of_sequence: bool
     sequence_conflicts: tuple[str, ...] = ()
+    overlapping: tuple[str, ...] = ()  # sessions of the participant booked at the same time
 
     @property
     def in_window(self) -> bool:
@@ -140,6 +157,7 @@ class StartCheck:
 
     @property
     def acceptable_without_deviation(self) -> bool:
+        """In window, in sequence, after its anchor. An overlap is never acceptable: callers refuse it."""
         return self.in_window and not self.out_of_sequence and not self.before_anchor
 
 
@@ -228,7 +246,7 @@ def _anchor_date(
     if state is not None:
         if state.is_completed and state.actual_start is not None:
             return local_date(state.actual_start, tz), AnchorSource.ACTUAL
-        if state.status == "scheduled" and state.scheduled_start is not None:
+        if state.status in ("scheduled", "completed") and state.scheduled_start is not None:
             return local_date(state.scheduled_start, tz), AnchorSource.SCHEDULED
     return projections[anchor_code].target, AnchorSource.PROJECTED
 
@@ -240,8 +258,12 @@ def check_start(
     known: Mapping[str, KnownSession] | None,
     code: str,
     start: datetime,
+    end: datetime | None = None,
 ) -> StartCheck:
-    """Judge a proposed start for session `code`: window timing, anchor and sequence."""
+    """Judge a proposed start for session `code`: window timing, anchor, sequence and overlap.
+
+    `end` defaults to the start plus the planned duration.
+    """
     known = dict(known or {})
     by_code = {p.code: p for p in plan}
     if code not in by_code:
@@ -259,15 +281,22 @@ def check_start(
         anchor_when = known.get(planned.anchor_code, KnownSession()).when()
         before_anchor = anchor_when is not None and start < anchor_when
 
-    conflicts = []
+    if end is None:
+        end = start + timedelta(minutes=planned.duration_minutes)
+    elif end <= start:
+        raise ValueError("a session must end after it starts")
+    conflicts, overlapping = [], []
     for other in plan:
         if other.code == code:
             continue
-        other_when = known.get(other.code, KnownSession()).when()
+        state = known.get(other.code, KnownSession())
+        other_when = state.when()
         if other_when is None:
             continue
         if (other.order < planned.order and other_when > start) or (other.order > planned.order and other_when < start):
             conflicts.append(other.code)
+        if other_when < end and start < state.until(other.duration_minutes):
+            overlapping.append(other.code)
     return StartCheck(
         code=code,
         window=window,
@@ -276,6 +305,7 @@ def check_start(
         before_anchor=before_anchor,
         out_of_sequence=bool(conflicts),
         sequence_conflicts=tuple(sorted(conflicts, key=lambda c: by_code[c].order)),
+        overlapping=tuple(sorted(overlapping, key=lambda c: by_code[c].order)),
     )
 
 

@@ -3,6 +3,7 @@ protocols and participants). Every step is idempotent: running it twice changes 
 
 from django.contrib.auth import get_user_model
 
+from protocols.library import load_demo_protocols
 from sessions.models import Membership, Room, Site
 
 DEMO_PASSWORD = "trialtracker-demo"
@@ -80,4 +81,6 @@ def seed_users_and_sites(stdout=None) -> dict:
 
 
 def seed_demo(stdout=None) -> dict:
-    return seed_users_and_sites(stdout)
+    seeded = seed_users_and_sites(stdout)
+    seeded["protocols"] = load_demo_protocols()
+    return seeded
