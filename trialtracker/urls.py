@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from trialtracker import views
+from trialtracker import account_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -24,6 +24,8 @@ urlpatterns = [
         name="password_reset_complete",
     ),
     path("protocols/", include("protocols.urls")),
+    path("audit/accounts/", account_views.account_changes, name="account_changes"),
+    path("audit/accounts.csv", account_views.account_changes_csv, name="account_changes_csv"),
     path("admin/", admin.site.urls),
 ]
 
