@@ -39,10 +39,11 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "crispy_forms",
     "crispy_bootstrap5",
+    # Before simple_history: trialtracker's commands replace its history-deleting ones.
+    "trialtracker",
     "simple_history",
     "axes",
     "csp",
-    "trialtracker",
     "protocols",
     "sessions.apps.TrialSessionsConfig",
 ]
