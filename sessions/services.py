@@ -39,6 +39,7 @@ from sessions.models import (
     Room,
     StudySession,
 )
+from trialtracker.validation import check_plausible_date, clean_text
 
 SIGNATURE_MEANING = "I confirm this record is accurate"
 PAST_YEARS_ALLOWED = 5
@@ -82,24 +83,21 @@ def _audit(instance, *, by: AbstractBaseUser | None, reason: str) -> None:
 
 
 def _text(value: str | None, *, field_name: str, required: bool, label: str, multiline: bool = True) -> str:
-    """Strip, refuse control characters and over-long text; require it when asked."""
-    value = (value or "").strip()
+    """Plain text (trialtracker.validation.clean_text) as a field error; required when asked."""
+    try:
+        value = clean_text(value, max_length=MAX_TEXT, multiline=multiline)
+    except ValidationError as error:
+        raise ValidationError({field_name: error.messages}) from error
     if required and not value:
         raise ValidationError({field_name: f"Give {label}: it is kept in the audit trail."})
-    if len(value) > MAX_TEXT:
-        raise ValidationError({field_name: f"Keep it under {MAX_TEXT} characters (it has {len(value)})."})
-    allowed = {"\n", "\r", "\t"} if multiline else set()
-    if any((ord(char) < 32 and char not in allowed) or ord(char) == 127 for char in value):
-        raise ValidationError({field_name: "Remove the control characters from the text."})
     return value
 
 
 def _check_plausible(day: date, *, field_name: str, label: str) -> None:
-    today = timezone.localdate()
-    if day < today.replace(year=today.year - PAST_YEARS_ALLOWED, day=min(today.day, 28)):
-        raise ValidationError({field_name: f"{label} {day:%d %b %Y} is more than {PAST_YEARS_ALLOWED} years ago."})
-    if day > today.replace(year=today.year + FUTURE_YEARS_ALLOWED, day=min(today.day, 28)):
-        raise ValidationError({field_name: f"{label} {day:%d %b %Y} is more than {FUTURE_YEARS_ALLOWED} years ahead."})
+    try:
+        check_plausible_date(day, label=label, past_years=PAST_YEARS_ALLOWED, future_years=FUTURE_YEARS_ALLOWED)
+    except ValidationError as error:
+        raise ValidationError({field_name: error.messages}) from error
 
 
 def _aware(value: datetime | None, *, field_name: str, label: str) -> datetime:
@@ -133,7 +131,7 @@ def _span(start: datetime, end: datetime, tz) -> str:
 def _lock_session(session: StudySession, expected_revision: int | None) -> StudySession:
     """The session row, locked for this transaction, refused if someone changed it meanwhile."""
     stored = (
-        StudySession.objects.select_for_update()
+        StudySession.objects.select_for_update(of=("self",))
         .select_related("participant__site", "definition", "room")
         .get(pk=session.pk)
     )
@@ -170,7 +168,11 @@ def _stale_message(stored: StudySession) -> str:
 def _lock_participant(participant: Participant) -> Participant:
     # Locking the participant serialises every booking of one participant, so the sequence
     # and overlap checks see each other's writes.
-    return Participant.objects.select_for_update().select_related("site", "protocol_version").get(pk=participant.pk)
+    return (
+        Participant.objects.select_for_update(of=("self",))
+        .select_related("site", "protocol_version")
+        .get(pk=participant.pk)
+    )
 
 
 def _plan(version: ProtocolVersion) -> tuple[list[PlannedSession], dict[str, SessionDefinition]]:

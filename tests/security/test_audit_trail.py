@@ -11,6 +11,7 @@ import pytest
 from django.apps import apps
 from django.contrib import admin
 from django.core.management import call_command, get_commands, load_command_class
+from django.core.exceptions import PermissionDenied
 from django.core.management.base import CommandError
 from django.test import RequestFactory
 from simple_history.admin import SimpleHistoryAdmin
@@ -58,7 +59,10 @@ def test_no_admin_url_adds_changes_or_deletes_history_rows(client, admin_user, m
 @pytest.mark.parametrize("model_admin", HISTORY_ADMINS, ids=lambda ma: ma.model._meta.label)
 def test_history_pages_of_every_admin_refuse_to_save_a_past_version(model_admin):
     request = RequestFactory().post("/", {"role": "coordinator"})
-    response = model_admin.history_form_view(request, "1", "1")
+    try:
+        response = model_admin.history_form_view(request, "1", "1")
+    except PermissionDenied:
+        return
     assert response.status_code == 405
 
 
