@@ -45,6 +45,7 @@ urlpatterns = [
     path("protocols/", include("protocols.urls")),
     path("audit/accounts/", account_views.account_changes, name="account_changes"),
     path("audit/accounts.csv", account_views.account_changes_csv, name="account_changes_csv"),
+    path("review/", include("sessions.review.urls")),
     path("admin/", admin.site.urls),
 ]
 
