@@ -54,12 +54,18 @@ ACCESS = {
     "sessions:sign": Rule(roles(COORDINATOR, STAFF, ADMIN), GET_POST, target="logged"),
     "sessions:deviation_create": Rule(roles(COORDINATOR, ADMIN), GET_POST, target="participant"),
     "sessions:deviation_close": Rule(roles(COORDINATOR, ADMIN), GET_POST, target="deviation"),
-    # review
+    # review: monitors and coordinators review and export; coordinators and staff see the calendar
     "review:site_calendar": Rule(roles(COORDINATOR, STAFF, ADMIN)),
-    "review:monitor_review": Rule(roles(MONITOR, ADMIN)),
+    "review:monitor_review": Rule(roles(MONITOR, COORDINATOR, ADMIN)),
+    "review:audit": Rule(roles(MONITOR, COORDINATOR, ADMIN)),
+    "review:export_sessions": Rule(roles(MONITOR, COORDINATOR, ADMIN)),
+    "review:export_deviations": Rule(roles(MONITOR, COORDINATOR, ADMIN)),
+    "review:export_audit": Rule(roles(MONITOR, COORDINATOR, ADMIN)),
     "review:profile": Rule(EVERYONE),
+    "review:feed_regenerate": Rule(EVERYONE, POST),
+    "review:feed_revoke": Rule(EVERYONE, POST),
 }
 
 # Entries written ahead of pages that other branches are still building; they may name a URL
 # that does not exist yet. Anything else in ACCESS must name a real URL.
-PENDING = {name for name in ACCESS if name.startswith(("sessions:", "review:"))}
+PENDING = {name for name in ACCESS if name.startswith("sessions:")}

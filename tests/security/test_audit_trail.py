@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from django.apps import apps
 from django.contrib import admin
-from django.core.management import call_command, get_commands, load_command_class
 from django.core.exceptions import PermissionDenied
+from django.core.management import call_command, get_commands, load_command_class
 from django.core.management.base import CommandError
 from django.test import RequestFactory
 from simple_history.admin import SimpleHistoryAdmin
