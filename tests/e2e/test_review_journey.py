@@ -87,6 +87,8 @@ def test_coordinator_and_staff_pages_read_at_a_glance(page, live_server, sign_in
     page.get_by_role("link", name="Calendar").first.click()
     assert page.locator("table.tt-cal").is_visible()
     _both_widths(page, screenshot, "review-site-calendar")
+    page.get_by_role("link", name="Next week →").click()
+    _both_widths(page, screenshot, "review-site-calendar-next")
     page.get_by_role("link", name="Profile").click()
     page.get_by_role("button", name="Create my calendar URL").click()
     assert "/review/feed/" in page.get_by_label("Your private calendar URL", exact=False).input_value()
