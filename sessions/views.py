@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
+from protocols.plan import minutes_text
 from sessions import forms, pages, selectors, services
 from sessions.access import Role, has_role, require_role, site_ids_for
 from sessions.models import Deviation, Site, StudySession
@@ -174,6 +175,8 @@ def session_detail(request, pk):
         "deviations": list(session.deviations.select_related("reported_by")),
         "can_coordinate": coordinator,
         "can_log": pages.can_log(user, session),
+        "has_started": session.scheduled_start is not None and session.scheduled_start <= timezone.now(),
+        "duration": minutes_text(session.definition.duration_minutes),
     }
     return render(request, "sessions/session_detail.html", context)
 
@@ -223,6 +226,7 @@ def schedule(request, pk):
         "form": form,
         "stale": stale,
         "slots": pages.slot_links(session, selectors.free_slots(session=session)),
+        "duration": minutes_text(session.definition.duration_minutes),
         "therapists": pages.active_therapists(session),
     }
     return render(request, "sessions/schedule.html", context)
