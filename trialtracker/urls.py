@@ -46,6 +46,7 @@ urlpatterns = [
     path("audit/accounts/", account_views.account_changes, name="account_changes"),
     path("audit/accounts.csv", account_views.account_changes_csv, name="account_changes_csv"),
     path("review/", include("sessions.review.urls")),
+    path("", include("sessions.urls")),  # /participants/… and /sessions/…: the daily work
     path("admin/", admin.site.urls),
 ]
 
