@@ -22,7 +22,7 @@ GET_POST = frozenset({"GET", "POST"})
 class Rule:
     roles: frozenset
     methods: frozenset = GET
-    target: str | None = None  # World attribute (participant, booked, logged, dosing, deviation, version)
+    target: str | None = None  # World attribute: participant, booked, logged, unsigned, dosing, deviation, version
     site_scoped: bool = True  # False for objects every site shares (protocol versions)
     kwarg: str = "pk"
 
@@ -51,7 +51,7 @@ ACCESS = {
     "sessions:schedule": Rule(roles(COORDINATOR, ADMIN), GET_POST, target="dosing"),
     "sessions:cancel": Rule(roles(COORDINATOR, ADMIN), GET_POST, target="booked"),
     "sessions:log": Rule(roles(COORDINATOR, STAFF, ADMIN), GET_POST, target="booked"),
-    "sessions:sign": Rule(roles(COORDINATOR, STAFF, ADMIN), GET_POST, target="logged"),
+    "sessions:sign": Rule(roles(COORDINATOR, STAFF, ADMIN), GET_POST, target="unsigned"),
     "sessions:deviation_create": Rule(roles(COORDINATOR, ADMIN), GET_POST, target="participant"),
     "sessions:deviation_close": Rule(roles(COORDINATOR, ADMIN), GET_POST, target="deviation"),
     # review: monitors and coordinators review and export; coordinators and staff see the calendar
@@ -68,4 +68,4 @@ ACCESS = {
 
 # Entries written ahead of pages that other branches are still building; they may name a URL
 # that does not exist yet. Anything else in ACCESS must name a real URL.
-PENDING = {name for name in ACCESS if name.startswith("sessions:")}
+PENDING: set[str] = set()

@@ -82,6 +82,7 @@ def test_no_page_as_any_role_shows_a_dose_amount(client, world: World):
         "participant": world.participant,
         "booked": world.booked,
         "logged": world.logged,
+        "unsigned": world.unsigned,
         "dosing": world.dosing,
         "deviation": world.deviation,
         "version": world.version,
@@ -123,6 +124,7 @@ def test_no_page_shows_a_dose_amount_on_the_demo_data(client):
         "participant": Participant.objects.first(),
         "booked": StudySession.objects.filter(status="scheduled").first(),
         "logged": StudySession.objects.filter(status="completed").first(),
+        "unsigned": StudySession.objects.filter(status="completed", signed_at__isnull=True).first(),
         "dosing": dosing,
         "deviation": Deviation.objects.first(),
         "version": ProtocolVersion.objects.filter(definitions__phase="dosing").first()

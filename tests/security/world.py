@@ -24,6 +24,7 @@ class World:
     participant: Participant
     booked: StudySession  # PREP2, scheduled with bob
     logged: StudySession  # PREP1, completed and signed by bob
+    unsigned: StudySession  # PREP3, completed, not signed yet
     dosing: StudySession  # DOSE1, unscheduled
     deviation: Deviation
     other_participant: Participant  # at S02, for the outsider's own pages
@@ -32,7 +33,7 @@ class World:
 
 def build_world(*, site, other_site, coordinator, therapist, co_therapist, monitor, outsider, admin_user) -> World:
     version = active_version()
-    start_day = timezone.localdate(timezone=site.zone) - timedelta(days=30)
+    start_day = timezone.localdate(timezone=site.zone) - timedelta(days=60)
     participant = enrolled_participant(
         site, version=version, code="S01-0001", enrollment_date=start_day, by=coordinator
     )
@@ -53,6 +54,18 @@ def build_world(*, site, other_site, coordinator, therapist, co_therapist, monit
     services.sign_session(session=session_of(participant, "PREP1"), by=therapist, password=PASSWORD)
     prep1 = session_of(participant, "PREP1")
     book(prep2, therapists=[therapist], by=coordinator, deviation_reason="test")
+    prep3 = session_of(participant, "PREP3")
+    book(prep3, therapists=[therapist], by=coordinator, deviation_reason="test")
+    prep3 = session_of(participant, "PREP3")
+    services.log_session(
+        session=prep3,
+        outcome="completed",
+        actual_start=prep3.scheduled_start,
+        actual_end=prep3.scheduled_end,
+        attended_by=[therapist],
+        notes="",
+        by=therapist,
+    )
     deviation = services.record_deviation(
         participant=participant, category="other", description="Arrived 40 minutes late.", by=coordinator
     )
@@ -71,6 +84,7 @@ def build_world(*, site, other_site, coordinator, therapist, co_therapist, monit
         participant=participant,
         booked=session_of(participant, "PREP2"),
         logged=prep1,
+        unsigned=session_of(participant, "PREP3"),
         dosing=session_of(participant, "DOSE1"),
         deviation=deviation,
         other_participant=other,
