@@ -1,6 +1,8 @@
-"""Security helpers shared by settings and admin: the client address behind proxies."""
+"""Security helpers: the client address behind proxies (lockout) and a sign-in form that refuses runaway input."""
 
 from django.conf import settings
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
 
 
 def client_ip(request) -> str | None:
@@ -19,3 +21,21 @@ def client_ip(request) -> str | None:
     if len(forwarded) < count:
         return remote
     return forwarded[-count]
+
+
+class LoginForm(AuthenticationForm):
+    """Django's sign-in form, refusing an over-long username before anything is looked up.
+
+    AuthenticationForm sets the username's max_length after the field is built, so no length
+    validator runs: a 5,000-character username reached authenticate(), and the lockout record
+    (a 255-character column) failed on PostgreSQL with a 500.
+    """
+
+    def clean_username(self):
+        username = self.cleaned_data.get("username") or ""
+        if len(username) > self.fields["username"].max_length:
+            raise ValidationError(self.error_messages["invalid_login"], code="invalid_login", params=self._params())
+        return username
+
+    def _params(self):
+        return {"username": self.username_field.verbose_name}
