@@ -431,7 +431,7 @@ def schedule_session(
 
     chosen = list(dict.fromkeys(therapists or ()))  # unique, in the order given
     staff_ids = _site_staff_ids(participant.site_id, Membership.Role.STAFF)
-    outsiders = [t for t in chosen if t.pk not in staff_ids]
+    outsiders = [t for t in chosen if t.pk not in staff_ids or not t.is_active]
     if outsiders:
         names = ", ".join(_person(t) for t in outsiders)
         raise ValidationError({"therapists": f"{names} is not staff at {participant.site.code}."})
