@@ -174,6 +174,7 @@ def booked_message(result) -> str:
 
 # Audit history
 
+USER_FIELDS = ("therapist_id", "signed_by_id", "logged_by_id", "reported_by_id", "closed_by_id", "enrolled_by_id")
 SKIPPED_FIELDS = {"id", "revision", "participant", "anchor_order"}
 CREATION_FIELDS = {
     "participant": ("study_code", "status", "enrollment_date", "protocol_version"),
@@ -199,7 +200,7 @@ class _Names:
     def __init__(self, records, participant, sessions):
         users, rooms = set(), set()
         for record in records:
-            for name in ("therapist_id", "signed_by_id", "logged_by_id", "reported_by_id", "closed_by_id"):
+            for name in USER_FIELDS:
                 users.add(getattr(record, name, None))
             rooms.add(getattr(record, "room_id", None))
         users.discard(None)
@@ -215,7 +216,7 @@ class _Names:
         if value in (None, ""):
             return "—"
         name = model_field.name
-        if name in ("therapist", "signed_by", "logged_by", "reported_by", "closed_by", "enrolled_by"):
+        if name + "_id" in USER_FIELDS:
             return self.users.get(value, f"user #{value}")
         if name == "room":
             return self.rooms.get(value, f"room #{value}")
