@@ -18,11 +18,7 @@ from protocols.plan import minutes_text
 from sessions import forms, pages, selectors, services
 from sessions.access import Role, has_role, require_role, site_ids_for
 from sessions.models import Deviation, Site, StudySession
-
-try:  # the timeline picture belongs to the review pages; the page works without it
-    from sessions.timeline import participant_timeline
-except ImportError:  # pragma: no cover - until the review work lands
-    participant_timeline = None
+from sessions.timeline import participant_timeline
 
 GET_POST = ["GET", "POST"]
 Status = StudySession.Status
@@ -125,7 +121,7 @@ def participant_detail(request, pk):
         "open_deviations": sum(1 for d in deviations if d.status == Deviation.Status.OPEN),
         "history": pages.audit_history(participant, sessions, deviations),
         "can_coordinate": coordinator,
-        "timeline": participant_timeline(participant, sessions, today) if participant_timeline else None,
+        "timeline": participant_timeline(participant, sessions, today, deviations=deviations),
         "today": today,
     }
     return render(request, "sessions/participant_detail.html", context)
