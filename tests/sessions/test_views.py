@@ -498,6 +498,7 @@ def test_participant_page_shows_sessions_and_audit_history(client, coordinator, 
     response = client.get(reverse("sessions:participant_detail", args=[logged_session.participant_id]))
     text = response.text
     assert "Audit history" in text and "Alice Tester" in text and "Bob Tester" in text
+    assert "staff present:</span> <del>—</del> → Bob Tester" in text
     assert 'aria-label="Sign PREP1"' in text
     assert not DOSE_AMOUNT.search(text)
 
