@@ -13,7 +13,7 @@ PUBLIC_URL_NAMES = {
     "password_reset_done",
     "password_reset_confirm",
     "password_reset_complete",
-    "sessions:calendar_feed",  # authenticated by its secret token, not a session
+    "review:calendar_feed",  # authenticated by its secret token, not a session
 }
 
 PLACEHOLDERS = {"int": "1", "str": "x", "slug": "x", "uuid": "00000000-0000-0000-0000-000000000000", "path": "x"}

@@ -8,9 +8,9 @@ from sessions.access import Role, user_roles
 NAVIGATION = [
     ("Home", "home", ()),
     ("Participants", "sessions:participant_list", (Role.COORDINATOR, Role.STAFF, Role.MONITOR)),
-    ("Calendar", "sessions:site_calendar", (Role.COORDINATOR, Role.STAFF)),
+    ("Calendar", "review:site_calendar", (Role.COORDINATOR, Role.STAFF)),
     ("Protocols", "protocols:list", ()),
-    ("Review", "sessions:monitor_review", (Role.MONITOR,)),
+    ("Review", "review:monitor_review", (Role.MONITOR, Role.COORDINATOR)),
 ]
 
 

@@ -24,6 +24,7 @@ urlpatterns = [
         name="password_reset_complete",
     ),
     path("protocols/", include("protocols.urls")),
+    path("review/", include("sessions.review.urls")),
     path("admin/", admin.site.urls),
 ]
 

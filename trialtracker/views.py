@@ -11,8 +11,9 @@ from django.template import loader
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from sessions.access import roles_by_site
+from sessions.access import Role, roles_by_site, user_roles
 from sessions.models import Site
+from sessions.review import selectors as review_selectors
 
 logger = logging.getLogger(__name__)
 
@@ -34,10 +35,19 @@ def healthz(request):
 
 @require_GET
 def home(request):
+    """Each role's dashboard: coordinators their lists of work, staff their sessions, monitors an overview."""
     roles = roles_by_site(request.user)
     sites = Site.objects.filter(id__in=roles.keys()).order_by("code")
     site_roles = [(site, sorted(roles[site.id])) for site in sites]
-    return render(request, "trialtracker/home.html", {"site_roles": site_roles})
+    held = user_roles(request.user)
+    context = {"site_roles": site_roles}
+    if Role.COORDINATOR in held:
+        context["coordinator"] = review_selectors.coordinator_dashboard(request.user)
+    if Role.STAFF in held:
+        context["my_sessions"] = review_selectors.staff_sessions(request.user)
+    if Role.MONITOR in held:
+        context["monitor"] = review_selectors.monitor_overview(request.user)
+    return render(request, "trialtracker/home.html", context)
 
 
 class LoginView(auth_views.LoginView):

@@ -1,0 +1,429 @@
+"""Reads that power the review pages: dashboards, site calendar, reminders.
+
+Each takes the user (or a site) and returns rows already scoped and loaded for the page, in a
+fixed number of queries. "Today" is always the site's own local date.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db.models import Prefetch, Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from sessions.access import Role, site_ids_for
+from sessions.models import Assignment, Deviation, Participant, Room, Site, StudySession
+from sessions.review.links import link
+
+ACTIVE_PARTICIPANT = (Participant.Status.ENROLLED, Participant.Status.IN_TREATMENT)
+BOOKED = (StudySession.Status.SCHEDULED, StudySession.Status.COMPLETED)
+TO_SCHEDULE_LOOKAHEAD_DAYS = 14
+DASHBOARD_ROWS = 25
+
+
+def site_today(site: Site, now: datetime | None = None) -> date:
+    return (now or timezone.now()).astimezone(ZoneInfo(site.time_zone)).date()
+
+
+def day_start(site: Site, day: date) -> datetime:
+    """Midnight of a site-local day, as an aware datetime (UTC comparisons work on it)."""
+    return datetime.combine(day, time.min, tzinfo=ZoneInfo(site.time_zone))
+
+
+def _per_site(sites: Iterable[Site], make_q) -> Q:
+    """OR of one condition per site, each built from that site's local today."""
+    combined = Q(pk__in=[])
+    for site in sites:
+        combined |= Q(participant__site_id=site.pk) & make_q(site, site_today(site))
+    return combined
+
+
+def _sessions_for_sites(site_ids) -> QuerySet[StudySession]:
+    return StudySession.objects.filter(participant__site_id__in=site_ids).select_related(
+        "participant__site", "definition", "room"
+    )
+
+
+def _with_therapists(queryset: QuerySet[StudySession]) -> QuerySet[StudySession]:
+    return queryset.prefetch_related(
+        Prefetch(
+            "assignments",
+            queryset=Assignment.objects.filter(is_active=True).select_related("therapist"),
+            to_attr="active_assignments",
+        )
+    )
+
+
+def booked_between(sites, first_offset: int, last_offset: int) -> Q:
+    """Sessions booked from site-local today+first_offset to the end of today+last_offset."""
+    return _per_site(
+        sites,
+        lambda site, today: Q(
+            scheduled_start__gte=day_start(site, today + timedelta(days=first_offset)),
+            scheduled_start__lt=day_start(site, today + timedelta(days=last_offset + 1)),
+        ),
+    )
+
+
+def to_schedule_q(sites) -> Q:
+    """Window open or opening within 14 days, nothing booked, participant still in the trial."""
+    return Q(status=StudySession.Status.UNSCHEDULED, participant__status__in=ACTIVE_PARTICIPANT) & _per_site(
+        sites,
+        lambda site, today: Q(
+            window_opens__lte=today + timedelta(days=TO_SCHEDULE_LOOKAHEAD_DAYS), window_closes__gte=today
+        ),
+    )
+
+
+def overdue_q(sites) -> Q:
+    """Window closed and the session neither done nor accounted for (missed or cancelled)."""
+    return Q(
+        status__in=(StudySession.Status.UNSCHEDULED, StudySession.Status.SCHEDULED),
+        participant__status__in=ACTIVE_PARTICIPANT,
+    ) & _per_site(sites, lambda site, today: Q(window_closes__lt=today))
+
+
+@dataclass
+class DashboardRow:
+    """One line of a dashboard list and the one action it needs."""
+
+    session: StudySession | None
+    when: str
+    title: str
+    detail: str
+    phase: str
+    action_label: str
+    action_url: str
+    late: bool = False
+    deviation: Deviation | None = None
+
+
+def _local(moment: datetime | None, site: Site, fmt: str) -> str:
+    return moment.astimezone(ZoneInfo(site.time_zone)).strftime(fmt) if moment else ""
+
+
+def _person(user) -> str:
+    return user.get_full_name() or user.get_username()
+
+
+def _names(session: StudySession) -> str:
+    assignments = getattr(session, "active_assignments", [])
+    return ", ".join(_person(a.therapist) for a in assignments)
+
+
+def _booked_row(session: StudySession, fmt: str) -> DashboardRow:
+    site = session.participant.site
+    detail = " · ".join(filter(None, [session.room.name if session.room else "", _names(session)]))
+    ended = session.scheduled_end is not None and session.scheduled_end < timezone.now()
+    if session.status == StudySession.Status.SCHEDULED and ended:
+        label = "Log"
+        url = link("sessions:log", session.pk) or link("sessions:session_detail", session.pk)
+    else:
+        label, url = "Open", link("sessions:session_detail", session.pk)
+    return DashboardRow(
+        session=session,
+        when=_local(session.scheduled_start, site, fmt),
+        title=f"{session.participant.study_code} · {session.definition.name}",
+        detail=f"{site.code} · {detail}" if detail else site.code,
+        phase=session.definition.phase,
+        action_label=label,
+        action_url=url,
+    )
+
+
+def _schedule_row(session: StudySession, *, overdue: bool) -> DashboardRow:
+    site = session.participant.site
+    window = f"window {session.window_opens:%-d %b}–{session.window_closes:%-d %b}" if session.window_opens else ""
+    if session.status == StudySession.Status.SCHEDULED:
+        label = "Log or reschedule"
+        url = link("sessions:session_detail", session.pk)
+        detail = f"booked {_local(session.scheduled_start, site, '%-d %b')}, not logged · {window}"
+    else:
+        label, url = "Schedule", link("sessions:schedule", session.pk) or link("sessions:session_detail", session.pk)
+        detail = window
+    return DashboardRow(
+        session=session,
+        when=f"{session.window_closes:%-d %b}" if session.window_closes else "",
+        title=f"{session.participant.study_code} · {session.definition.name}",
+        detail=f"{site.code} · {detail}",
+        phase=session.definition.phase,
+        action_label=label,
+        action_url=url,
+        late=overdue,
+    )
+
+
+def _deviation_row(deviation: Deviation) -> DashboardRow:
+    participant = deviation.participant
+    what = deviation.get_category_display()
+    if deviation.session_id:
+        what += f" · {deviation.session.definition.code}"
+    return DashboardRow(
+        session=deviation.session,
+        when=_local(deviation.reported_at, participant.site, "%-d %b"),
+        title=f"{participant.study_code} · {what}",
+        detail=f"{participant.site.code} · reported by {_person(deviation.reported_by)}",
+        phase="",
+        action_label="Review",
+        action_url=link("sessions:participant_detail", participant.pk),
+        deviation=deviation,
+    )
+
+
+@dataclass
+class CoordinatorDashboard:
+    sites: list[Site]
+    today: list[DashboardRow]
+    week: list[DashboardRow]
+    to_schedule: list[DashboardRow]
+    to_schedule_count: int
+    overdue: list[DashboardRow]
+    overdue_count: int
+    deviations: list[DashboardRow]
+    deviations_count: int
+    today_count: int = 0
+    week_count: int = 0
+    kpis: list = field(default_factory=list)
+
+
+def coordinator_dashboard(user) -> CoordinatorDashboard:
+    site_ids = site_ids_for(user, Role.COORDINATOR)
+    sites = list(Site.objects.filter(pk__in=site_ids).order_by("code"))
+    sessions = _sessions_for_sites(site_ids)
+    booked = sessions.filter(status__in=BOOKED).order_by("scheduled_start")
+    today = list(_with_therapists(booked.filter(booked_between(sites, 0, 0)))[:DASHBOARD_ROWS])
+    week = list(_with_therapists(booked.filter(booked_between(sites, 1, 7)))[:DASHBOARD_ROWS])
+    to_schedule = sessions.filter(to_schedule_q(sites)).order_by("window_closes", "participant__study_code")
+    overdue = sessions.filter(overdue_q(sites)).order_by("window_closes", "participant__study_code")
+    deviations = (
+        Deviation.objects.filter(participant__site_id__in=site_ids, status=Deviation.Status.OPEN)
+        .select_related("participant__site", "session__definition", "reported_by")
+        .order_by("-reported_at")
+    )
+    return CoordinatorDashboard(
+        sites=sites,
+        today=[_booked_row(s, "%H:%M") for s in today],
+        week=[_booked_row(s, "%a %-d %b %H:%M") for s in week],
+        to_schedule=[_schedule_row(s, overdue=False) for s in to_schedule[:DASHBOARD_ROWS]],
+        to_schedule_count=to_schedule.count(),
+        overdue=[_schedule_row(s, overdue=True) for s in overdue[:DASHBOARD_ROWS]],
+        overdue_count=overdue.count(),
+        deviations=[_deviation_row(d) for d in deviations[:DASHBOARD_ROWS]],
+        deviations_count=deviations.count(),
+        today_count=len(today),
+        week_count=len(week),
+    )
+
+
+@dataclass
+class StaffSession:
+    session: StudySession
+    day: date
+    when: str
+    title: str
+    detail: str
+    citation: str
+    url: str
+    is_today: bool
+
+
+def staff_sessions(user, *, limit: int = 40) -> list[StaffSession]:
+    """The user's own booked sessions from today on, soonest first, at sites where they are staff."""
+    site_ids = site_ids_for(user, Role.STAFF)
+    upcoming = Q(pk__in=[])
+    for site in Site.objects.filter(pk__in=site_ids):
+        upcoming |= Q(
+            session__participant__site_id=site.pk, session__scheduled_start__gte=day_start(site, site_today(site))
+        )
+    assignments = (
+        Assignment.objects.filter(therapist=user, is_active=True, session__status=StudySession.Status.SCHEDULED)
+        .filter(upcoming)
+        .select_related("session__participant__site", "session__definition", "session__room")
+        .order_by("session__scheduled_start")[:limit]
+    )
+    rows = []
+    for assignment in assignments:
+        session = assignment.session
+        site = session.participant.site
+        local = session.scheduled_start.astimezone(ZoneInfo(site.time_zone))
+        definition = session.definition
+        rows.append(
+            StaffSession(
+                session=session,
+                day=local.date(),
+                when=local.strftime("%H:%M"),
+                title=f"{session.participant.study_code} · {definition.name}",
+                detail=" · ".join(filter(None, [site.code, session.room.name if session.room else ""])),
+                citation=definition.protocol_citation if definition.is_dosing else "",
+                url=link("sessions:session_detail", session.pk),
+                is_today=local.date() == site_today(site),
+            )
+        )
+    return rows
+
+
+def monitor_overview(user) -> dict:
+    site_ids = site_ids_for(user, Role.MONITOR)
+    participants = Participant.objects.filter(site_id__in=site_ids)
+    return {
+        "participants": participants.count(),
+        "active": participants.filter(status__in=ACTIVE_PARTICIPANT).count(),
+        "open_deviations": Deviation.objects.filter(
+            participant__site_id__in=site_ids, status=Deviation.Status.OPEN
+        ).count(),
+    }
+
+
+# --- site calendar ---------------------------------------------------------------------
+
+
+@dataclass
+class CalendarItem:
+    session: StudySession
+    kind: str  # "session" or "hold"
+    time_text: str
+    title: str
+    phase: str
+    url: str
+    detail: str = ""
+
+
+@dataclass
+class CalendarRow:
+    room: Room | None
+    cells: list[list[CalendarItem]]
+
+
+@dataclass
+class SiteWeek:
+    site: Site
+    monday: date
+    days: list[date]
+    today: date
+    rows: list[CalendarRow]
+    by_day: list[tuple[date, list[tuple[Room | None, CalendarItem]]]]
+    count: int
+
+    @property
+    def today_index(self) -> int:
+        return (self.today - self.monday).days
+
+    @property
+    def previous(self) -> date:
+        return self.monday - timedelta(days=7)
+
+    @property
+    def next(self) -> date:
+        return self.monday + timedelta(days=7)
+
+
+def calendar_sites_for(user) -> QuerySet[Site]:
+    return Site.objects.filter(pk__in=site_ids_for(user, Role.COORDINATOR, Role.STAFF)).order_by("code")
+
+
+def get_calendar_site(user, code: str | None) -> Site:
+    """The site the calendar shows: the one asked for (404 outside scope) or the user's first."""
+    sites = calendar_sites_for(user)
+    if code:
+        site = Site.objects.filter(code=code).first()
+        if site is None or not any(s.pk == site.pk for s in sites):
+            # Another site, or one the user sees only as monitor: the caller decides 403 vs 404.
+            raise Http404("No such site.")
+        return site
+    site = sites.first()
+    if site is None:
+        raise Http404("No site.")
+    return site
+
+
+def site_week(site: Site, monday: date) -> SiteWeek:
+    zone = ZoneInfo(site.time_zone)
+    days = [monday + timedelta(days=i) for i in range(7)]
+    start, end = day_start(site, monday), day_start(site, monday + timedelta(days=7))
+    rooms = list(Room.objects.filter(site=site).order_by("name"))
+    sessions = list(
+        StudySession.objects.filter(participant__site=site, status__in=BOOKED, scheduled_start__lt=end)
+        .filter(Q(room_busy_until__gt=start) | Q(room_busy_until__isnull=True, scheduled_end__gt=start))
+        .select_related("participant", "definition", "room")
+        .order_by("scheduled_start")
+    )
+    index = {room.pk: i for i, room in enumerate(rooms)}
+    rows = [CalendarRow(room=room, cells=[[] for _ in days]) for room in rooms]
+    no_room = CalendarRow(room=None, cells=[[] for _ in days])
+    by_day: dict[date, list] = {day: [] for day in days}
+    for session in sessions:
+        row = rows[index[session.room_id]] if session.room_id in index else no_room
+        begins = session.scheduled_start.astimezone(zone)
+        ends = session.scheduled_end.astimezone(zone)
+        busy = (session.room_busy_until or session.scheduled_end).astimezone(zone)
+        url = link("sessions:session_detail", session.pk)
+        title = f"{session.participant.study_code} · {session.definition.code}"
+        phase = session.definition.phase
+        if begins.date() in by_day:
+            item = CalendarItem(
+                session=session,
+                kind="session",
+                time_text=f"{begins:%H:%M}–{ends:%H:%M}",
+                title=title,
+                phase=phase,
+                url=url,
+                detail=f"room held until {busy:%a %H:%M}" if busy > ends else "",
+            )
+            row.cells[days.index(begins.date())].append(item)
+            by_day[begins.date()].append((session.room, item))
+        day = begins.date() + timedelta(days=1)
+        while day <= busy.date() and day < monday + timedelta(days=7):
+            if day in by_day and busy > datetime.combine(day, time.min, tzinfo=zone):
+                hold = CalendarItem(
+                    session=session,
+                    kind="hold",
+                    time_text=f"until {busy:%H:%M}",
+                    title=title,
+                    phase=phase,
+                    url=url,
+                    detail="room hold" if busy.date() == day else "room held all day",
+                )
+                row.cells[days.index(day)].insert(0, hold)
+                by_day[day].insert(0, (session.room, hold))
+            day += timedelta(days=1)
+    if any(no_room.cells):
+        rows.append(no_room)
+    return SiteWeek(
+        site=site,
+        monday=monday,
+        days=days,
+        today=site_today(site),
+        rows=rows,
+        by_day=list(by_day.items()),
+        count=len(sessions),
+    )
+
+
+# --- reminders -------------------------------------------------------------------------
+
+
+def sessions_tomorrow(site: Site) -> QuerySet[Assignment]:
+    tomorrow = site_today(site) + timedelta(days=1)
+    return (
+        Assignment.objects.filter(
+            is_active=True,
+            session__status=StudySession.Status.SCHEDULED,
+            session__participant__site=site,
+            session__scheduled_start__gte=day_start(site, tomorrow),
+            session__scheduled_start__lt=day_start(site, tomorrow + timedelta(days=1)),
+        )
+        .select_related("therapist", "session__participant", "session__definition", "session__room")
+        .order_by("therapist_id", "session__scheduled_start")
+    )
+
+
+def sessions_to_schedule(site: Site) -> QuerySet[StudySession]:
+    return (
+        _sessions_for_sites([site.pk])
+        .filter(to_schedule_q([site]))
+        .order_by("window_closes", "participant__study_code")
+    )

@@ -1,0 +1,127 @@
+"""Journey 3: a monitor opens the swimlane review, finds the out-of-window session and exports the CSV.
+
+Also screenshots the review pages (dashboards, calendar, timeline) at laptop and phone width.
+"""
+
+import pytest
+from django.template.loader import render_to_string
+
+from tests.conftest import PASSWORD
+from tests.e2e.conftest import LAPTOP, PHONE
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def review_state(site, other_site, coordinator, therapist, co_therapist, monitor):
+    from sessions.models import Room
+    from sessions.review.selectors import site_today
+    from tests.review.factories import active_version, demo_like_state
+
+    Room.objects.get_or_create(site=site, name="Therapy room 2")
+    version = active_version("TT-333")
+    return demo_like_state(
+        site=site,
+        other_site=other_site,
+        version=version,
+        coordinator=coordinator,
+        therapists=[therapist, co_therapist],
+        today=site_today(site),
+    )
+
+
+def _both_widths(page, screenshot, name):
+    page.set_viewport_size(LAPTOP)
+    screenshot(f"{name}-laptop")
+    page.set_viewport_size(PHONE)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"] + 1, name
+    screenshot(f"{name}-phone")
+    page.set_viewport_size(LAPTOP)
+
+
+def test_monitor_finds_the_out_of_window_session_and_exports_csv(
+    page, live_server, sign_in, screenshot, review_state, tmp_path
+):
+    errors = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    sign_in("mona", PASSWORD)
+    _both_widths(page, screenshot, "review-monitor-home")
+    page.get_by_role("link", name="Review", exact=True).first.click()
+    assert page.get_by_role("heading", name="Monitor review").is_visible()
+    assert page.locator("#lanes-wide").is_visible()
+
+    late = review_state["late"].study_code
+    out_list = page.locator("#out-of-window")
+    row = out_list.get_by_role("row").filter(has_text=late)
+    assert row.count() == 1
+    assert "PREP2" in row.inner_text() and "4 days late" in row.inner_text()
+    assert review_state["other"].study_code not in page.content()
+    _both_widths(page, screenshot, "review-monitor-swimlanes")
+
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Sessions CSV").click()
+    download = download_info.value
+    path = tmp_path / download.suggested_filename
+    download.save_as(path)
+    text = path.read_text()
+    assert text.startswith("site,study_code,protocol,")
+    late_rows = [line for line in text.splitlines() if line.startswith(f"S01,{late},") and ",PREP2," in line]
+    assert len(late_rows) == 1 and ",late," in late_rows[0]
+    assert "SECRET-NOTE" not in text and "S02-" not in text
+
+    page.get_by_role("link", name="Audit trail").first.click()
+    page.get_by_label("Study code").fill(late)
+    page.get_by_role("button", name="Search").click()
+    assert page.get_by_role("cell", name="test booking").first.is_visible()
+    _both_widths(page, screenshot, "review-audit")
+    assert errors == []
+
+
+def test_coordinator_and_staff_pages_read_at_a_glance(page, live_server, sign_in, screenshot, review_state):
+    errors = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    sign_in("alice", PASSWORD)
+    assert page.get_by_role("heading", name="Today").is_visible()
+    assert page.get_by_role("heading", name="Overdue").is_visible()
+    _both_widths(page, screenshot, "review-coordinator-home")
+    page.get_by_role("link", name="Calendar").first.click()
+    assert page.locator("table.tt-cal").is_visible()
+    _both_widths(page, screenshot, "review-site-calendar")
+    page.get_by_role("link", name="Profile").click()
+    page.get_by_role("button", name="Create my calendar URL").click()
+    assert "/review/feed/" in page.get_by_label("Your private calendar URL", exact=False).input_value()
+    _both_widths(page, screenshot, "review-profile")
+
+    page.context.clear_cookies()
+    sign_in("bob", PASSWORD)
+    assert page.get_by_role("heading", name="My sessions").is_visible()
+    _both_widths(page, screenshot, "review-staff-home")
+    assert errors == []
+
+
+def test_timeline_picture(page, live_server, screenshot, review_state):
+    """The timeline partial as the participant page includes it, on its own page."""
+    from sessions.review.selectors import site_today
+    from sessions.timeline import participant_timeline
+
+    stylesheets = "".join(
+        f'<link rel="stylesheet" href="{live_server.url}/static/{path}">'
+        for path in ("vendor/bootstrap-5.3.9/css/bootstrap.min.css", "css/app.css")
+    )
+    for key in ("late", "dose_soon", "missed"):
+        participant = review_state[key]
+        sessions = list(participant.sessions.select_related("definition"))
+        timeline = participant_timeline(participant, sessions, site_today(participant.site))
+        html = render_to_string("review/_timeline.html", {"timeline": timeline}).replace(
+            'href="/static/', f'href="{live_server.url}/static/'
+        )
+        page.set_content(
+            f"<!doctype html><html><head><meta name=viewport content='width=device-width'>{stylesheets}</head>"
+            f"<body class='app'><main class='container-xl py-4'>{html}</main></body></html>"
+        )
+        page.wait_for_load_state("networkidle")
+        assert page.locator("#timeline-wide").is_visible()
+        _both_widths(page, screenshot, f"review-timeline-{key}")
+    page.emulate_media(media="print")
+    screenshot("review-timeline-print")
+    page.emulate_media(media="screen")
