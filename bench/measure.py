@@ -59,20 +59,9 @@ def page_urls(fixture) -> dict[str, str | None]:
         "admin": reverse(bench_urls.ADMIN_CHANGELIST),
         "home": reverse("home"),
         "participant": first(("sessions:participant_detail", {"pk": participant.pk}, "")),
-        "calendar": first(
-            ("review:site_calendar", {"pk": site.pk}, f"?week={week}"),
-            ("review:site_calendar", {"site_id": site.pk}, f"?week={week}"),
-            ("review:site_calendar", {}, f"?site={site.pk}&week={week}"),
-        ),
-        "swimlanes": first(
-            ("review:monitor_review", {}, f"?protocol={protocol.pk}&page=1"),
-            ("review:monitor_review", {"pk": protocol.pk}, "?page=1"),
-        ),
-        "csv": first(
-            ("review:export_sessions", {}, ""),
-            ("review:sessions_csv", {}, ""),
-            ("review:export", {"kind": "sessions"}, ""),
-        ),
+        "calendar": first(("review:site_calendar", {}, f"?site={site.code}&week={week}")),
+        "swimlanes": first(("review:monitor_review", {}, f"?protocol={protocol.pk}&page=1")),
+        "csv": first(("review:export_sessions", {}, "")),
     }
 
 

@@ -30,7 +30,8 @@ if __package__ in (None, ""):
 
 BENCH_PASSWORD = "trialtracker-bench"
 PROTOCOL_CODE = "TT-333"
-SPAN_DAYS = 3 * 365  # enrollment dates are spread over the last three years
+SPAN_DAYS = 3 * 365  # at 10,000 participants enrollment dates are spread over the last three years;
+MIN_SPAN_DAYS = 180  # a small programme over the last six months, so every dashboard list has rows
 BOOK_AHEAD_DAYS = 21  # sessions this close are booked; later ones wait to be scheduled
 THERAPISTS_PER_SITE = 14
 THERAPY_ROOMS = ["Therapy room 1", "Therapy room 2", "Therapy room 3", "Therapy room 4"]
@@ -214,13 +215,14 @@ def _seed_participants(n, *, rng, version, definitions, sites, rooms, therapists
                 return start, end, busy_until, room, free
         return None
 
+    span_days = max(MIN_SPAN_DAYS, min(SPAN_DAYS, SPAN_DAYS * n // 10_000))
     per_site = [0] * len(sites)
     for index in range(n):
         site = sites[index % len(sites)]
         per_site[index % len(sites)] += 1
         zone = site.zone
         today = now.astimezone(zone).date()
-        enrollment = today - timedelta(days=rng.randint(0, SPAN_DAYS))
+        enrollment = today - timedelta(days=rng.randint(0, span_days))
         withdrawn_on = None
         if rng.random() < 0.04:
             withdrawn_on = enrollment + timedelta(days=rng.randint(10, 130))

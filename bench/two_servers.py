@@ -57,11 +57,11 @@ def setup_scenario() -> dict:
     from datetime import timedelta
 
     from django.utils import timezone
-    from sessions.services import enroll_participant
 
     from bench.seed import COORDINATOR, PROTOCOL_CODE, SITES, seed
     from protocols.models import ProtocolVersion
     from sessions.models import Membership, Room, Site, StudySession
+    from sessions.services import enroll_participant
 
     seed(100, stdout=sys.stderr)
     site = Site.objects.get(code=SITES[0][0])
