@@ -131,7 +131,7 @@ def _span(start: datetime, end: datetime, tz) -> str:
 def _lock_session(session: StudySession, expected_revision: int | None) -> StudySession:
     """The session row, locked for this transaction, refused if someone changed it meanwhile."""
     stored = (
-        StudySession.objects.select_for_update()
+        StudySession.objects.select_for_update(of=("self",))
         .select_related("participant__site", "definition", "room")
         .get(pk=session.pk)
     )
@@ -168,7 +168,11 @@ def _stale_message(stored: StudySession) -> str:
 def _lock_participant(participant: Participant) -> Participant:
     # Locking the participant serialises every booking of one participant, so the sequence
     # and overlap checks see each other's writes.
-    return Participant.objects.select_for_update().select_related("site", "protocol_version").get(pk=participant.pk)
+    return (
+        Participant.objects.select_for_update(of=("self",))
+        .select_related("site", "protocol_version")
+        .get(pk=participant.pk)
+    )
 
 
 def _plan(version: ProtocolVersion) -> tuple[list[PlannedSession], dict[str, SessionDefinition]]:

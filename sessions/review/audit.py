@@ -80,12 +80,19 @@ def _diff(model, row, previous) -> list[tuple[str, str, str]]:
     return changes
 
 
+def _bounds(query: AuditQuery) -> tuple[datetime | None, datetime | None]:
+    """The date range as UTC instants: from the start of date_from to the end of date_to."""
+    start = datetime.combine(query.date_from, time.min, tzinfo=UTC) if query.date_from else None
+    end = datetime.combine(query.date_to + timedelta(days=1), time.min, tzinfo=UTC) if query.date_to else None
+    return start, end
+
+
 def _time_filter(query: AuditQuery) -> Q:
+    start, end = _bounds(query)
     condition = Q()
-    if query.date_from:
-        condition &= Q(history_date__gte=datetime.combine(query.date_from, time.min, tzinfo=UTC))
-    if query.date_to:
-        end = datetime.combine(query.date_to + timedelta(days=1), time.min, tzinfo=UTC)
+    if start:
+        condition &= Q(history_date__gte=start)
+    if end:
         condition &= Q(history_date__lt=end)
     return condition
 
@@ -124,46 +131,35 @@ def _previous_rows(model, rows) -> dict[int, object]:
     return previous
 
 
-def _names(model, rows) -> dict:
-    """Study code and session code for each row, without a query per row."""
+# What each history model joins to name its record (study code, session code) in the same query.
+RELATED = {
+    Participant: (),
+    StudySession: ("participant", "definition"),
+    Assignment: ("session__participant", "session__definition"),
+    Deviation: ("participant", "session__definition"),
+}
+
+
+def _name(model, row) -> tuple[str, str, int | None]:
+    """Study code, session code and participant id of a history row (joined, no query)."""
     if model is Participant:
-        return {row.history_id: (row.study_code, "", row.id) for row in rows}
+        return row.study_code, "", row.id
     if model is StudySession:
-        session_ids = {row.id for row in rows}
-    elif model is Assignment:
-        session_ids = {row.session_id for row in rows}
-    else:
-        session_ids = {row.session_id for row in rows if row.session_id}
-    sessions = {
-        pk: (code, definition, participant_id)
-        for pk, code, definition, participant_id in StudySession.objects.filter(pk__in=session_ids).values_list(
-            "pk", "participant__study_code", "definition__code", "participant_id"
-        )
-    }
-    names = {}
-    if model is Deviation:
-        codes = dict(
-            Participant.objects.filter(pk__in={row.participant_id for row in rows}).values_list("pk", "study_code")
-        )
-        for row in rows:
-            session = sessions.get(row.session_id, ("", "", None))
-            names[row.history_id] = (codes.get(row.participant_id, ""), session[1], row.participant_id)
-        return names
-    for row in rows:
-        key = row.id if model is StudySession else row.session_id
-        code, definition, participant_id = sessions.get(key, ("", "", None))
-        names[row.history_id] = (code, definition, participant_id)
-    return names
+        return row.participant.study_code, row.definition.code, row.participant_id
+    if model is Assignment:
+        session = row.session
+        return session.participant.study_code, session.definition.code, session.participant_id
+    session_code = row.session.definition.code if row.session_id else ""
+    return row.participant.study_code, session_code, row.participant_id
 
 
 def _events(model, record: str, rows) -> list[AuditEvent]:
     user_model = get_user_model()
     previous = _previous_rows(model, rows)
-    names = _names(model, rows)
     events = []
     for row in rows:
         user = row.history_user
-        study_code, session_code, participant_id = names[row.history_id]
+        study_code, session_code, participant_id = _name(model, row)
         events.append(
             AuditEvent(
                 when=row.history_date,
@@ -184,21 +180,46 @@ def audit_events(site_ids, query: AuditQuery, *, limit: int = PAGE_SIZE) -> list
     """The latest `limit` events matching the query, newest first, in a fixed number of queries."""
     events: list[AuditEvent] = []
     for model, history, record in _sources(site_ids, query):
-        rows = list(history.select_related("history_user").order_by("-history_date", "-history_id")[:limit])
+        history = history.select_related("history_user", *RELATED[model])
+        rows = list(history.order_by("-history_date", "-history_id")[:limit])
         events.extend(_events(model, record, rows))
     events.sort(key=lambda e: e.when, reverse=True)
     return events[:limit]
 
 
-def iter_audit_events(site_ids, query: AuditQuery, *, batch_size: int = 1000) -> Iterator[AuditEvent]:
-    """Every matching event, record type by record type, read in batches (for the streamed export)."""
-    for model, history, record in _sources(site_ids, query):
-        batch = []
-        ordered = history.select_related("history_user").order_by("history_date", "history_id")
-        for row in ordered.iterator(chunk_size=batch_size):
-            batch.append(row)
-            if len(batch) >= batch_size:
-                yield from _events(model, record, batch)
-                batch = []
-        if batch:
-            yield from _events(model, record, batch)
+def iter_audit_events(site_ids, query: AuditQuery) -> Iterator[AuditEvent]:
+    """Every matching event, record type by record type, in one streamed query per type.
+
+    Each record's history is read in order, so the previous version is the row just read;
+    the user and date filters are applied after the diff so "old" is always the true old value.
+    """
+    unfiltered = AuditQuery(study_code=query.study_code)
+    wanted_user = query.username.strip().lower()
+    start, end = _bounds(query)
+    for model, history, record in _sources(site_ids, unfiltered):
+        ordered = history.select_related("history_user", *RELATED[model]).order_by("id", "history_date", "history_id")
+        if wanted_user:
+            # Keep only records this user touched, with their whole history for the diffs.
+            touched = model.history.filter(history_user__username__iexact=wanted_user).values("id")
+            ordered = ordered.filter(id__in=touched)
+        previous = None
+        for row in ordered.iterator(chunk_size=2000):
+            before = previous if previous is not None and previous.id == row.id else None
+            previous = row
+            user = row.history_user
+            if wanted_user and (user is None or user.get_username().lower() != wanted_user):
+                continue
+            if (start and row.history_date < start) or (end and row.history_date >= end):
+                continue
+            study_code, session_code, participant_id = _name(model, row)
+            yield AuditEvent(
+                when=row.history_date,
+                user=(user.get_username() if user is not None else "") or "system",
+                record=record,
+                study_code=study_code,
+                session_code=session_code,
+                change=CHANGE_TYPES.get(row.history_type, row.history_type),
+                changes=_diff(model, row, before),
+                reason=row.history_change_reason or "",
+                participant_id=participant_id,
+            )

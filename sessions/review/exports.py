@@ -10,7 +10,7 @@ import csv
 from collections.abc import Iterable, Iterator
 from zoneinfo import ZoneInfo
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Aggregate, CharField, OuterRef, QuerySet, Subquery
 
 from sessions.models import Assignment, Deviation, StudySession
 from sessions.review.audit import AuditQuery, iter_audit_events
@@ -87,6 +87,28 @@ def _person(user) -> str:
     return user.get_username() if user else ""
 
 
+class GroupConcat(Aggregate):
+    """Values joined with ";" in one column: GROUP_CONCAT on SQLite, STRING_AGG on PostgreSQL."""
+
+    function = "GROUP_CONCAT"
+    template = "%(function)s(%(expressions)s, ';')"
+    output_field = CharField()
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return super().as_sql(compiler, connection, function="STRING_AGG", **extra_context)
+
+
+def _therapist_names():
+    """The usernames of a session's active therapists, as one subquery (no query per chunk)."""
+    return (
+        Assignment.objects.filter(session=OuterRef("pk"), is_active=True)
+        .order_by()
+        .values("session")
+        .annotate(names=GroupConcat("therapist__username"))
+        .values("names")
+    )
+
+
 def session_queryset(site_ids, *, protocol=None, site=None) -> QuerySet[StudySession]:
     queryset = StudySession.objects.filter(participant__site_id__in=site_ids)
     if protocol is not None:
@@ -102,13 +124,7 @@ def session_queryset(site_ids, *, protocol=None, site=None) -> QuerySet[StudySes
             "room",
             "signed_by",
         )
-        .prefetch_related(
-            Prefetch(
-                "assignments",
-                queryset=Assignment.objects.filter(is_active=True).select_related("therapist"),
-                to_attr="active_assignments",
-            )
-        )
+        .annotate(therapist_names=Subquery(_therapist_names()))
         .order_by("participant__site__code", "participant__study_code", "definition__order")
     )
 
@@ -144,7 +160,7 @@ def session_rows(queryset: QuerySet[StudySession]) -> Iterator[list]:
             _local(session.scheduled_start, zone),
             _local(session.scheduled_end, zone),
             session.room.name if session.room else "",
-            ";".join(_person(a.therapist) for a in session.active_assignments),
+            session.therapist_names or "",
             _local(session.actual_start, zone),
             _local(session.actual_end, zone),
             session.outcome,

@@ -10,7 +10,7 @@ import math
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from django.core.paginator import Page, Paginator
@@ -303,6 +303,17 @@ class Lane:
     marks: list[LaneMark]
     end_x: float | None  # withdrawal
     bottom: float = 0
+    now_x: float | None = None  # where the participant is today
+    base_end_x: float = 0
+    base_start_x: float = 0
+
+    @property
+    def now_top(self) -> float:
+        return round(self.centre - (self.bottom - self.y) * 0.3, 1)
+
+    @property
+    def now_bottom(self) -> float:
+        return round(self.centre + (self.bottom - self.y) * 0.3, 1)
 
 
 @dataclass
@@ -388,6 +399,11 @@ def swimlanes(page: Page, sessions_by_participant: dict, span_days: int, layout:
                     + (" — out of window" if out else ""),
                 )
             )
+        # Dosing marks last, so the integration session the next day never hides them.
+        marks.sort(key=lambda m: m.phase == SessionDefinition.Phase.DOSING)
+        today = datetime.now(zone).date()
+        today_offset = (today - participant.enrollment_date).days
+        now_x = x(today_offset + 0.5) if participant.is_active and 0 <= today_offset <= weeks * 7 else None
         end_x = None
         if participant.withdrawn_on:
             end_x = x(min(max((participant.withdrawn_on - participant.enrollment_date).days, 0), weeks * 7))
@@ -401,6 +417,13 @@ def swimlanes(page: Page, sessions_by_participant: dict, span_days: int, layout:
                 marks=marks,
                 end_x=end_x,
                 bottom=round(y + layout.lane_height, 1),
+                now_x=now_x,
+                base_start_x=x(0),
+                base_end_x=max(
+                    [x(min(max(today_offset, 0), weeks * 7)) if participant.is_active else 0]
+                    + [m.x for m in marks]
+                    + [end_x or 0]
+                ),
             )
         )
     plot_bottom = layout.top + len(lanes) * layout.lane_height

@@ -207,7 +207,7 @@ def coordinator_dashboard(user) -> CoordinatorDashboard:
     return CoordinatorDashboard(
         sites=sites,
         today=[_booked_row(s, "%H:%M") for s in today],
-        week=[_booked_row(s, "%a %-d %b %H:%M") for s in week],
+        week=[_booked_row(s, "%a %-d %b · %H:%M") for s in week],
         to_schedule=[_schedule_row(s, overdue=False) for s in to_schedule[:DASHBOARD_ROWS]],
         to_schedule_count=to_schedule.count(),
         overdue=[_schedule_row(s, overdue=True) for s in overdue[:DASHBOARD_ROWS]],
