@@ -168,9 +168,6 @@ def session_rows(queryset: QuerySet[StudySession]) -> Iterator[list]:
             _person(session.signed_by),
             _utc(session.signed_at),
         ]
-        # The prefetch links each assignment back to its session: a reference cycle that only the
-        # cyclic garbage collector would free, so memory grew with the export. Break it row by row.
-        session.active_assignments = ()
 
 
 def deviation_queryset(site_ids, *, protocol=None, site=None) -> QuerySet[Deviation]:
