@@ -254,6 +254,9 @@ def report(rounds: dict[int, dict], load: dict | None) -> tuple[str, bool]:
             checks.append((f"{page['title']}: exists", False))
             continue
         served = page.get("ttfb_median_ms", page["median_ms"])
+        if not floor or not admin:
+            out(f"  {page['title']:<40} (floor or admin not measured)")
+            continue
         out(f"  {page['title']:<40} {served / floor:5.1f}x floor   {served / admin:5.2f}x admin changelist")
         same = all(rounds[n]["pages"].get(key, {}).get("queries") == page["queries"] for n in sizes)
         counts = ", ".join(str(rounds[n]["pages"][key]["queries"]) for n in sizes)

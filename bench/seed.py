@@ -267,7 +267,7 @@ def _seed_participants(n, *, rng, version, definitions, sites, rooms, therapists
             if (
                 day >= today + timedelta(days=BOOK_AHEAD_DAYS)
                 or (day >= today and rng.random() < 0.3)  # on the coordinator's to-schedule list
-                or (day < today and window.latest < today and rng.random() < 0.01)  # overdue
+                or (day < today and window.latest < today and rng.random() < 0.002)  # overdue
             ):
                 chain_open = False
                 continue
