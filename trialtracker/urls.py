@@ -25,6 +25,7 @@ urlpatterns = [
     ),
     path("protocols/", include("protocols.urls")),
     path("review/", include("sessions.review.urls")),
+    path("", include("sessions.urls")),  # /participants/… and /sessions/…: the daily work
     path("admin/", admin.site.urls),
 ]
 

@@ -1,0 +1,309 @@
+"""What the daily-work pages show, worked out from the rows the selectors return.
+
+Small helpers the views call: who may log a session, the one next action of each row, the
+initial values of the forms, and the participant's audit history as readable rows
+(who, when, what, old → new, why). No writes here.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from urllib.parse import urlencode
+
+from django.contrib.auth import get_user_model
+from django.urls import reverse
+from django.utils import timezone
+
+from sessions import selectors
+from sessions.access import Role, has_role
+from sessions.models import Assignment, Deviation, Participant, Room, StudySession
+
+SIGNATURE_MEANING = "I confirm this record is accurate"
+Status = StudySession.Status
+
+
+def sessions_of(user, participant: Participant):
+    """The participant's sessions in protocol order (the selector loads therapists as `active_assignments`)."""
+    return selectors.sessions_for_user(user).filter(participant=participant).order_by("definition__order")
+
+
+def active_therapists(session: StudySession) -> list:
+    assignments = getattr(session, "active_assignments", None)
+    if assignments is None:
+        assignments = session.assignments.filter(is_active=True).select_related("therapist").order_by("id")
+    return [assignment.therapist for assignment in assignments]
+
+
+def can_log(user, session: StudySession) -> bool:
+    site_id = session.participant.site_id
+    if has_role(user, site_id, Role.COORDINATOR):
+        return True
+    return has_role(user, site_id, Role.STAFF) and any(t.pk == user.pk for t in active_therapists(session))
+
+
+@dataclass(frozen=True)
+class Action:
+    label: str
+    url: str
+    primary: bool = True
+
+    @property
+    def short_label(self) -> str:
+        """What fits a phone's table row; the full label stays the link's accessible name."""
+        return {"Reschedule": "Move"}.get(self.label, self.label)
+
+
+def next_action(user, session: StudySession, *, coordinator: bool) -> Action:
+    """The one thing a row of the session table leads to for this user."""
+    open_page = Action("Open", reverse("sessions:session_detail", args=[session.pk]), primary=False)
+    active = session.participant.is_active
+    if session.status == Status.UNSCHEDULED and coordinator and active:
+        return Action("Book", reverse("sessions:schedule", args=[session.pk]))
+    if session.status == Status.SCHEDULED:
+        if session.scheduled_start and session.scheduled_start <= timezone.now() and can_log(user, session):
+            return Action("Log", reverse("sessions:log", args=[session.pk]))
+        if coordinator and active:
+            return Action("Reschedule", reverse("sessions:schedule", args=[session.pk]), primary=False)
+    if session.status == Status.COMPLETED and not session.is_signed and can_log(user, session):
+        return Action("Sign", reverse("sessions:sign", args=[session.pk]))
+    if session.status == Status.MISSED and coordinator and active:
+        return Action("Resolve", reverse("sessions:session_detail", args=[session.pk]))
+    return open_page
+
+
+def anchor_session(session: StudySession) -> StudySession | None:
+    """The participant's session this one's window is timed from (None: timed from enrollment)."""
+    anchor_id = session.definition.anchor_id
+    if anchor_id is None:
+        return None
+    return (
+        StudySession.objects.filter(participant_id=session.participant_id, definition_id=anchor_id)
+        .select_related("definition")
+        .first()
+    )
+
+
+def _local(moment: datetime | None, session: StudySession) -> datetime | None:
+    return moment.astimezone(session.participant.site.zone) if moment else None
+
+
+def schedule_initial(session: StudySession, query) -> dict:
+    """Current booking, or the day and time of a suggested slot the person clicked."""
+    initial: dict = {"revision": session.revision}
+    start = _local(session.scheduled_start, session) if session.status == Status.SCHEDULED else None
+    if start:
+        initial.update(day=start.date(), start_time=start.time().replace(second=0, microsecond=0))
+    if session.status == Status.SCHEDULED:
+        initial["room"] = session.room_id
+        initial["therapists"] = [t.pk for t in active_therapists(session)]
+    for key in ("day", "start_time"):
+        if query.get(key):
+            initial[key] = query[key][:10]
+    if query.get("room"):
+        initial["room"] = query["room"][:12]
+    if query.getlist("therapists"):
+        initial["therapists"] = [value[:12] for value in query.getlist("therapists")[:10]]
+    return initial
+
+
+def log_initial(session: StudySession) -> dict:
+    start = _local(session.actual_start or session.scheduled_start, session)
+    end = _local(session.actual_end or session.scheduled_end, session)
+    attended = list(session.attended_by.all()) if session.outcome else active_therapists(session)
+    initial = {
+        "revision": session.revision,
+        "outcome": session.outcome or StudySession.Outcome.COMPLETED,
+        "attended_by": [user.pk for user in attended],
+        "notes": session.notes,
+    }
+    if start:
+        initial.update(start_day=start.date(), start_time=start.strftime("%H:%M"))
+    if end:
+        initial.update(end_day=end.date(), end_time=end.strftime("%H:%M"))
+    return initial
+
+
+@dataclass(frozen=True)
+class SlotLink:
+    start: datetime
+    url: str
+    room: object = None
+
+
+def slot_links(session: StudySession, slots) -> list[SlotLink]:
+    """Suggested free starts as links that fill the booking form in (works without JavaScript)."""
+    links = []
+    base = reverse("sessions:schedule", args=[session.pk])
+    needed = session.definition.therapists_required
+    for slot in list(slots or [])[:8]:
+        start = getattr(slot, "start", slot)
+        if not isinstance(start, datetime):
+            continue
+        local = _local(start, session)
+        query = [("day", local.date().isoformat()), ("start_time", local.strftime("%H:%M"))]
+        rooms = getattr(slot, "rooms", ())
+        room = rooms[0] if rooms else None
+        if room is not None:
+            query.append(("room", room.pk))
+        query += [("therapists", person.pk) for person in list(getattr(slot, "therapists", ()))[:needed]]
+        links.append(SlotLink(start=local, url=f"{base}?{urlencode(query)}", room=room))
+    return links
+
+
+def _day(value: date) -> str:
+    return f"{value:%a} {value.day} {value:%b %Y}"
+
+
+def _window(window) -> str:
+    return f"{window.earliest.day} {window.earliest:%b} – {_day(window.latest)}"
+
+
+def booked_message(result) -> str:
+    session = result.session
+    start = _local(session.scheduled_start, session)
+    text = f"{session.definition.code} booked for {_day(start.date())} at {start:%H:%M} ({start:%Z})."
+    if result.deviation is not None:
+        text += " A protocol deviation was recorded."
+    moved = list(result.moved or [])
+    if moved:
+        parts = [f"{later.definition.code} now {_window(new)} (was {_window(old)})" for later, old, new in moved]
+        text += " Later windows moved: " + "; ".join(parts) + "."
+    else:
+        text += " No later window moved."
+    return text
+
+
+# Audit history
+
+SKIPPED_FIELDS = {"id", "revision", "participant", "anchor_order"}
+CREATION_FIELDS = {
+    "participant": ("study_code", "status", "enrollment_date", "protocol_version"),
+    "session": ("status", "window_opens", "window_closes"),
+    "assignment": ("therapist", "starts_at", "ends_at"),
+    "deviation": ("category", "status", "description"),
+}
+
+
+@dataclass
+class AuditRow:
+    when: datetime
+    who: str
+    subject: str
+    action: str
+    changes: list[tuple[str, str, str]] = field(default_factory=list)
+    reason: str = ""
+
+
+class _Names:
+    """Turns stored ids into what a person recognises, with one query per kind of object."""
+
+    def __init__(self, records, participant, sessions):
+        users, rooms = set(), set()
+        for record in records:
+            for name in ("therapist_id", "signed_by_id", "logged_by_id", "reported_by_id", "closed_by_id"):
+                users.add(getattr(record, name, None))
+            rooms.add(getattr(record, "room_id", None))
+        users.discard(None)
+        rooms.discard(None)
+        people = get_user_model().objects.filter(pk__in=users) if users else []
+        self.users = {user.pk: user.get_full_name() or user.username for user in people}
+        self.rooms = dict(Room.objects.filter(pk__in=rooms).values_list("pk", "name")) if rooms else {}
+        self.sessions = {session.pk: session.definition.code for session in sessions}
+        self.zone = participant.site.zone
+        self.version = participant.protocol_version
+
+    def value(self, model_field, value) -> str:
+        if value in (None, ""):
+            return "—"
+        name = model_field.name
+        if name in ("therapist", "signed_by", "logged_by", "reported_by", "closed_by", "enrolled_by"):
+            return self.users.get(value, f"user #{value}")
+        if name == "room":
+            return self.rooms.get(value, f"room #{value}")
+        if name == "session":
+            return self.sessions.get(value, f"session #{value}")
+        if name == "protocol_version":
+            return str(self.version) if value == self.version.pk else f"version #{value}"
+        if model_field.choices:
+            return str(dict(model_field.flatchoices).get(value, value))
+        if isinstance(value, datetime):
+            local = value.astimezone(self.zone)
+            return f"{_day(local.date())} {local:%H:%M %Z}"
+        if isinstance(value, date):
+            return _day(value)
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        text = str(value)
+        return text if len(text) <= 160 else text[:157] + "…"
+
+
+def _tracked_fields(model):
+    return [f for f in model._meta.concrete_fields if f.name not in SKIPPED_FIELDS]
+
+
+def _raw(record, model_field):
+    return getattr(record, model_field.attname, None)
+
+
+def audit_history(participant: Participant, sessions, deviations) -> list[AuditRow]:
+    """Every recorded change of the participant, its sessions, assignments and deviations, newest first."""
+    session_ids = [session.pk for session in sessions]
+    codes = {session.pk: session.definition.code for session in sessions}
+    sources = [
+        ("participant", Participant, Participant.history.filter(id=participant.pk)),
+        ("session", StudySession, StudySession.history.filter(participant_id=participant.pk)),
+        ("assignment", Assignment, Assignment.history.filter(session_id__in=session_ids)),
+        ("deviation", Deviation, Deviation.history.filter(participant_id=participant.pk)),
+    ]
+    loaded = [(kind, model, list(qs.select_related("history_user"))) for kind, model, qs in sources]
+    names = _Names([r for _, _, records in loaded for r in records], participant, sessions)
+    rows = []
+    for kind, model, records in loaded:
+        fields = _tracked_fields(model)
+        records.sort(key=lambda r: (r.id, r.history_date, r.history_id))
+        previous = {}
+        for record in records:
+            before = previous.get(record.id)
+            rows.append(_row(kind, record, before, fields, names, participant, codes))
+            previous[record.id] = record
+    rows.sort(key=lambda row: row.when, reverse=True)
+    return rows
+
+
+def _subject(kind, record, participant, codes, names) -> str:
+    if kind == "participant":
+        return participant.study_code
+    if kind == "session":
+        return codes.get(record.id, f"session #{record.id}")
+    if kind == "assignment":
+        return f"{codes.get(record.session_id, 'session')} · therapist {names.users.get(record.therapist_id, '')}"
+    category = dict(Deviation.Category.choices).get(record.category, record.category)
+    return f"Deviation · {category}"
+
+
+def _row(kind, record, before, fields, names, participant, codes) -> AuditRow:
+    user = record.history_user
+    who = (user.get_full_name() or user.username) if user else "System"
+    local = record.history_date.astimezone(participant.site.zone)
+    if before is None or record.history_type == "+":
+        action = "Created"
+        wanted = CREATION_FIELDS.get(kind, ())
+        changes = [
+            (f.verbose_name, "", names.value(f, _raw(record, f)))
+            for f in fields
+            if f.name in wanted and _raw(record, f) not in (None, "")
+        ]
+    else:
+        action = "Deleted" if record.history_type == "-" else "Changed"
+        changes = [
+            (f.verbose_name, names.value(f, _raw(before, f)), names.value(f, _raw(record, f)))
+            for f in fields
+            if _raw(before, f) != _raw(record, f)
+        ]
+    return AuditRow(
+        when=local,
+        who=who,
+        subject=_subject(kind, record, participant, codes, names),
+        action=action,
+        changes=changes,
+        reason=record.history_change_reason or "",
+    )
