@@ -4,11 +4,12 @@ Usage (from the checkout, PostgreSQL at 127.0.0.1:5432):
 
     .venv/bin/python bench/two_servers.py            # database tt_bench_two, ports 8792 and 8793
 
-It (re)creates the database, migrates it, seeds 100 bench participants (bench/seed.py) and
-enrols 18 more at site B01 through the real service, all on the same day, so their first
-sessions share one protocol window. It then starts two gunicorn servers on different ports,
-signs in as the coordinator on each (login form, CSRF token and all), and in three rounds
-fires six schedule-form POSTs at once (sessions:schedule), three through each server:
+It (re)creates the database, migrates it, seeds 100 bench participants (bench/seed.py), adds a
+site TWO with six rooms and twelve therapists, and enrols 18 participants there through the real
+service, all on the same day, so their first sessions share one protocol window. It then
+starts two gunicorn servers on different ports, signs in as the coordinator on each (login
+form, CSRF token and all), and in three rounds fires six schedule-form POSTs at once
+(sessions:schedule), three through each server:
 
   1. the same therapist and the same room at the same time;
   2. the same room, each request with a different therapist, starts 15 minutes apart;
@@ -46,26 +47,37 @@ ROUNDS = [
     ("same room, different therapists, starts 15 min apart", "same", "different", 15),
     ("same therapist, different rooms, starts 15 min apart", "different", "same", 15),
 ]
-STUDY_CODE = "B01-TWO{:03d}"
+SITE_CODE = "TWO"
 
 
 # --- setup, run inside Django ----------------------------------------------------------------
 
 
 def setup_scenario() -> dict:
-    """Enrol the participants through the service; return what the rounds need, as plain data."""
+    """A site of its own (no seeded bookings in the way) and participants enrolled through the service."""
     from datetime import timedelta
 
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.hashers import make_password
     from django.utils import timezone
 
-    from bench.seed import COORDINATOR, PROTOCOL_CODE, SITES, seed
+    from bench.seed import COORDINATOR, PROTOCOL_CODE, seed
     from protocols.models import ProtocolVersion
     from sessions.models import Membership, Room, Site, StudySession
     from sessions.services import enroll_participant
 
-    seed(100, stdout=sys.stderr)
-    site = Site.objects.get(code=SITES[0][0])
-    coordinator = Membership.objects.get(site=site, role="coordinator", user__username=COORDINATOR).user
+    seed(100, stdout=sys.stderr)  # other sites' data around it, as in real life
+    site = Site.objects.create(code=SITE_CODE, name="Bench two-server site", time_zone="Europe/London")
+    rooms = [Room.objects.create(site=site, name=f"Therapy room {n}") for n in range(1, ROUND_SIZE + 1)]
+    password = make_password("not-used-for-signing-in")
+    user_model = get_user_model()
+    therapists = []
+    for n in range(1, 2 * ROUND_SIZE + 1):
+        user = user_model.objects.create(username=f"bench-two-t{n:02d}", last_name=f"Therapist {n}", password=password)
+        Membership.objects.create(user=user, site=site, role=Membership.Role.STAFF)
+        therapists.append(user.pk)
+    coordinator = user_model.objects.get(username=COORDINATOR)
+    Membership.objects.create(user=coordinator, site=site, role=Membership.Role.COORDINATOR)
     version = ProtocolVersion.objects.get(protocol__code=PROTOCOL_CODE, status=ProtocolVersion.Status.ACTIVE)
     today = timezone.now().astimezone(site.zone).date()
     sessions = []
@@ -73,20 +85,16 @@ def setup_scenario() -> dict:
         participant = enroll_participant(
             site=site,
             protocol_version=version,
-            study_code=STUDY_CODE.format(number + 1),
+            study_code=f"{SITE_CODE}-{number + 1:03d}",
             enrollment_date=today,
             by=coordinator,
         )
         first = StudySession.objects.filter(participant=participant).order_by("definition__order").first()
         sessions.append(first.pk)
-    first = StudySession.objects.get(pk=sessions[0])
-    rooms = list(Room.objects.filter(site=site, is_active=True).order_by("name").values_list("pk", flat=True))
-    therapists = list(
-        Membership.objects.filter(site=site, role="staff").order_by("user__username").values_list("user_id", flat=True)
-    )
+    first = StudySession.objects.select_related("definition").get(pk=sessions[0])
     return {
         "sessions": sessions,
-        "rooms": rooms,
+        "rooms": [room.pk for room in rooms],
         "therapists": therapists,
         "required": first.definition.therapists_required,
         "days": [(first.target_date + timedelta(days=offset)).isoformat() for offset in range(len(ROUNDS))],
@@ -152,10 +160,11 @@ def hidden_value(page: str, name: str) -> str:
 
 
 def first_error(page: str) -> str:
-    for pattern in (r'class="[^"]*invalid-feedback[^"]*"[^>]*>(.*?)</', r'class="[^"]*alert-danger[^"]*"[^>]*>(.*?)</'):
+    """The form's own words: the listed errors under "Not saved", else the first field error."""
+    for pattern in (r'<ul class="[^"]*tt-errors[^"]*">(.*?)</ul>', r'class="[^"]*invalid-feedback[^"]*"[^>]*>(.*?)</'):
         match = re.search(pattern, page, re.S)
         if match:
-            return re.sub(r"<[^>]+>|\s+", " ", html.unescape(match[1])).strip()
+            return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html.unescape(match[1]))).strip()
     return "(no message found)"
 
 
@@ -227,7 +236,7 @@ OVERLAPS_SQL = {
          AND tstzrange(a.scheduled_start, a.room_busy_until) && tstzrange(b.scheduled_start, b.room_busy_until)""",
     "bookings made": """
         SELECT count(*) FROM trial_sessions_studysession s JOIN trial_sessions_participant p ON p.id = s.participant_id
-        WHERE p.study_code LIKE 'B01-TWO%' AND s.status = 'scheduled'""",
+        WHERE p.study_code LIKE 'TWO-%' AND s.status = 'scheduled'""",
 }
 
 
