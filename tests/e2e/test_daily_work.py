@@ -89,7 +89,7 @@ def test_coordinator_enrols_and_books_through_the_first_dosing_session(
     page.get_by_label("Study code").fill("S01-0107")
     page.get_by_label("Protocol version").select_option(label=str(default_protocol))
     page.get_by_label("Enrollment date").fill(today.isoformat())
-    screenshot("daily-enrol-laptop")
+    both_widths(page, screenshot, "daily-enrol")
     page.get_by_role("button", name="Enrol").click()
     assert page.get_by_role("heading", name="S01-0107").is_visible()
     assert page.get_by_text("S01-0107 is enrolled").is_visible()
@@ -152,6 +152,11 @@ def test_coordinator_enrols_and_books_through_the_first_dosing_session(
     page.get_by_role("link", name="DOSE1", exact=True).first.click()
     assert page.get_by_role("heading", name="Dosing session: follow the trial protocol").is_visible()
     both_widths(page, screenshot, "daily-session-dosing")
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Participants").click()
+    assert page.get_by_role("link", name="S01-0107").is_visible()
+    assert page.get_by_role("link", name="S01-0900").is_visible()
+    both_widths(page, screenshot, "daily-participant-list")
     assert errors == []
 
 
