@@ -100,6 +100,11 @@ def test_monitor_finds_the_out_of_window_session_and_exports_csv(
         timeline = page.get_by_role("img", name=f"{study_code}: sessions against their protocol windows")
         assert timeline.count() == 1 and page.locator("#timeline-wide .tt-tl-out").count() >= 1
         _both_widths(page, screenshot, "review-participant-timeline")
+        page.emulate_media(media="print")
+        assert not page.locator("#sessions-heading").is_visible()  # the printout is the one-page schedule
+        assert page.locator("table.tt-print-schedule").is_visible()
+        screenshot("review-participant-print")
+        page.emulate_media(media="screen")
         page.go_back()
 
     page.get_by_role("link", name="Audit trail").first.click()
