@@ -8,6 +8,7 @@ from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 
 from trialtracker.account_log import TRACKED_ACCOUNT_FIELDS, account_snapshot, describe_changes, record_account_change
 from trialtracker.models import AccountChange
+from trialtracker.security import BoundedModelMultipleChoiceField
 
 User = get_user_model()
 
@@ -78,6 +79,10 @@ class UserAdmin(DjangoUserAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        kwargs.setdefault("form_class", BoundedModelMultipleChoiceField)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def save_model(self, request, obj, form, change):
         request._account_before = account_snapshot(User.objects.get(pk=obj.pk)) if change else {}

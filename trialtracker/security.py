@@ -1,5 +1,6 @@
 """Security helpers: the client address behind proxies (lockout) and a sign-in form that refuses runaway input."""
 
+from django import forms
 from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
@@ -39,3 +40,23 @@ class LoginForm(AuthenticationForm):
 
     def _params(self):
         return {"username": self.username_field.verbose_name}
+
+
+class BoundedModelMultipleChoiceField(forms.ModelMultipleChoiceField):
+    """A multiple choice of rows that refuses an id outside the database's integer range.
+
+    Django checks the chosen ids with an `id__in` query, which crashes on SQLite (OverflowError,
+    a 500) for an id of 2**63 or more that a tampered form can send.
+    """
+
+    def _check_values(self, value):
+        for pk in value:
+            try:
+                in_range = 0 < int(str(pk)) < 2**63
+            except (TypeError, ValueError):
+                in_range = False
+            if not in_range:
+                raise ValidationError(
+                    self.error_messages["invalid_pk_value"], code="invalid_pk_value", params={"pk": pk}
+                )
+        return super()._check_values(value)

@@ -158,3 +158,35 @@ def test_login_form_survives_anything_and_creates_nothing(client, coordinator, u
     response = client.post("/accounts/login/", {"username": username, "password": password}, REMOTE_ADDR=address)
     assert response.status_code in (200, 302, 429)
     assert not changed_tables(before)
+
+
+ADMIN_FORMS = {
+    "membership add": lambda world: "/admin/trial_sessions/membership/add/",
+    "membership change": lambda world: (
+        f"/admin/trial_sessions/membership/{world.users['staff'].memberships.first().pk}/change/"
+    ),
+    "user change": lambda world: f"/admin/auth/user/{world.users['staff'].pk}/change/",
+    "user add": lambda world: "/admin/auth/user/add/",
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("which", sorted(ADMIN_FORMS))
+@given(data=st.data())
+@settings(HOSTILE, max_examples=15)
+def test_account_admin_forms_refuse_hostile_input_without_writing(client, world, which, data):
+    with transaction.atomic():
+        client.force_login(world.users["admin"])
+        url = ADMIN_FORMS[which](world)
+        fields = _form_fields(client, url)
+        payload = {}
+        for field_name, field in sorted(fields.items()):
+            if data.draw(st.integers(min_value=0, max_value=9), label=f"omit {field_name}") == 0:
+                continue
+            payload[field_name] = data.draw(_strategy(field_name, field), label=field_name)
+        before = snapshot()
+        response = client.post(url, payload)
+        assert response.status_code in (200, 302, 400, 403, 404), f"{url}: {response.status_code}"
+        if response.status_code != 302:
+            assert not changed_tables(before), f"{url} refused {payload!r} but wrote {changed_tables(before)}"
+        transaction.set_rollback(True)

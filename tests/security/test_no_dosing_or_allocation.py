@@ -10,6 +10,7 @@ import pytest
 from django.apps import apps
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils import timezone
 
 from sessions.models import Deviation, Participant, StudySession
 from tests.security.access_table import ACCESS
@@ -119,15 +120,16 @@ def test_no_page_shows_a_dose_amount_on_the_demo_data(client):
     }
     if users["admin"] is None:
         users["admin"] = user_model.objects.create_superuser("render-admin", password="x-long-password-1")
-    dosing = StudySession.objects.filter(definition__phase="dosing").first()
+    dosing = StudySession.objects.filter(definition__phase="dosing", status="unscheduled").first()
+    # Objects the demo therapist may act on: staff log and sign only their own sessions.
+    theirs = StudySession.objects.filter(assignments__therapist=users["staff"], assignments__is_active=True)
     objects = {
         "participant": Participant.objects.first(),
-        "booked": StudySession.objects.filter(status="scheduled").first(),
-        "logged": StudySession.objects.filter(status="completed").first(),
-        "unsigned": StudySession.objects.filter(status="completed", signed_at__isnull=True).first(),
+        "booked": theirs.filter(status="scheduled", scheduled_start__lt=timezone.now()).first(),
+        "logged": theirs.filter(status="completed").first(),
+        "unsigned": theirs.filter(status="completed", signed_at__isnull=True).first(),
         "dosing": dosing,
-        "deviation": Deviation.objects.first(),
-        "version": ProtocolVersion.objects.filter(definitions__phase="dosing").first()
-        or ProtocolVersion.objects.first(),
+        "deviation": Deviation.objects.filter(status="open").first(),
+        "version": ProtocolVersion.objects.filter(definitions__phase="dosing").first(),
     }
     _assert_no_dose_amounts(client, users, _pages(objects))
