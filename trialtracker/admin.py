@@ -84,6 +84,16 @@ class UserAdmin(DjangoUserAdmin):
         kwargs.setdefault("form_class", BoundedModelMultipleChoiceField)
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
+    def user_change_password(self, request, id, form_url=""):
+        response = super().user_change_password(request, id, form_url)
+        if request.method == "POST" and response.status_code == 302:
+            account = User.objects.get(pk=id)
+            change = (
+                "password set by an administrator" if account.has_usable_password() else "password sign-in disabled"
+            )
+            record_account_change(account=account, by=request.user, changes=[change], reason="Set in the admin")
+        return response
+
     def save_model(self, request, obj, form, change):
         request._account_before = account_snapshot(User.objects.get(pk=obj.pk)) if change else {}
         super().save_model(request, obj, form, change)
