@@ -355,11 +355,16 @@ def deviation_close(request, pk):
         return redirect("sessions:participant_detail", pk=deviation.participant_id)
     form = forms.CloseDeviationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        voiding = request.POST.get("action") == "void"
+        text = form.cleaned_data["resolution"]
         try:
-            services.close_deviation(deviation=deviation, resolution=form.cleaned_data["resolution"], by=request.user)
+            if voiding:  # reported in error: kept on record, marked void, with the reason
+                services.void_deviation(deviation=deviation, reason=text, by=request.user)
+            else:
+                services.close_deviation(deviation=deviation, resolution=text, by=request.user)
         except ValidationError as error:
-            _apply_errors(form, error)
+            _apply_errors(form, error, {"reason": "resolution"})
         else:
-            messages.success(request, "Deviation closed.")
+            messages.success(request, "Deviation voided." if voiding else "Deviation closed.")
             return redirect(reverse("sessions:participant_detail", args=[deviation.participant_id]) + "#deviations")
     return render(request, "sessions/deviation_close.html", {"deviation": deviation, "form": form})

@@ -69,6 +69,14 @@ def test_monitor_finds_the_out_of_window_session_and_exports_csv(
     assert len(late_rows) == 1 and ",late," in late_rows[0]
     assert "SECRET-NOTE" not in text and "S02-" not in text
 
+    participant_link = row.get_by_role("link", name=late)
+    if participant_link.count():  # the participant page exists once the daily pages are in
+        participant_link.click()
+        timeline = page.get_by_role("img", name=f"{late}: sessions against their protocol windows")
+        assert timeline.count() == 1 and page.locator("#timeline-wide .tt-tl-out").count() == 1
+        _both_widths(page, screenshot, "review-participant-timeline")
+        page.go_back()
+
     page.get_by_role("link", name="Audit trail").first.click()
     page.get_by_label("Study code").fill(late)
     page.get_by_role("button", name="Search").click()
