@@ -109,20 +109,20 @@ DAYS_AGO = [1, 3, 6, 10, 16, 23, 31, 38, 46, 55, 63, 72, 84, 96, 108, 121, 135, 
 STORIES: dict[int, dict] = {
     0: {"no_booking": True},  # just enrolled, nothing booked yet
     3: {"no_booking": True},  # PREP1's window is open and nothing is booked: to schedule
-    5: {"unlogged": True},  # the last past session is booked but not yet logged
+    4: {"unlogged": True},  # a session of the last few days is booked but not yet logged
     6: {"unsigned": True},  # logged, none of it signed yet
     7: {"missed": "PREP2"},  # missed, then rebooked inside the window
     8: {"late": "PREP2"},  # booked out of window: deviation left open
     9: {"overdue_at": "PREP3"},  # never booked, window closed: overdue
     10: {"withdraw_after": "PREP3"},
-    11: {"unlogged": True},
     12: {"late": "PREP3", "close_deviation": True},
     13: {"missed_deviation": "INT1"},  # missed and not rebooked: a missed-session deviation
     14: {"withdraw_after": "DOSE1"},
-    15: {"stopped_early": "DOSE2"},
+    15: {"stopped_early": "DOSE2", "unlogged": True},
     17: {"missed_deviation": "INT2B", "close_deviation": True},
 }
 
+BOOK_AHEAD_DAYS = 21
 SHORT_TIMES = ((9, 0), (11, 0), (13, 30), (15, 30))
 DOSING_TIMES = ((9, 0), (8, 30), (9, 30))
 
@@ -260,13 +260,12 @@ def _seed_one(*, participant, story, index, diary, therapists, rooms, coordinato
                 by=coordinator,
             )
         if not past:
-            return  # the next session is booked; later ones stay unscheduled
-        if story.get("unlogged"):
-            following = sessions[position + 1] if position + 1 < len(sessions) else None
-            if following is not None:
-                following.refresh_from_db()
-            if following is None or following.target_date >= today:
-                return  # the most recent past session stays booked but unlogged
+            # Book ahead what falls in the next three weeks; later sessions stay to be scheduled.
+            if booked.scheduled_start.astimezone(tz).date() > today + timedelta(days=BOOK_AHEAD_DAYS):
+                return
+            continue
+        if story.get("unlogged") and booked.scheduled_start.astimezone(tz).date() >= today - timedelta(days=4):
+            continue  # happened in the last few days: booked, waiting for its log
         lead = team[0]
         if code in (story.get("missed"), story.get("missed_deviation")) and not rebooked_missed:
             missed = services.log_session(
