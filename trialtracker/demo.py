@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from protocols.library import load_demo_protocols
 from sessions import services
-from sessions.models import Assignment, Membership, Participant, Room, Site, StudySession
+from sessions.models import Assignment, Deviation, Membership, Participant, Room, Site, StudySession
 
 DEMO_PASSWORD = "trialtracker-demo"
 
@@ -122,6 +122,9 @@ STORIES: dict[int, dict] = {
     17: {"missed_deviation": "INT2B", "close_deviation": True},
 }
 
+# An open deviation reported after everything else: study code, session, description.
+RECENT_DEVIATION = ("S01-0002", "PREP1", "Booked room was unavailable; session moved to another room (demo).")
+
 BOOK_AHEAD_DAYS = 21
 SHORT_TIMES = ((9, 0), (11, 0), (13, 30), (15, 30))
 DOSING_TIMES = ((9, 0), (8, 30), (9, 30))
@@ -163,10 +166,15 @@ def _candidate_days(target, earliest, latest, preferred):
     return [d for d in days if earliest <= d <= latest]
 
 
-def _find_slot(*, diary, session, days, therapists, rooms, rotate, now, past: bool):
-    """First (start, room, therapists) free in the diary on the candidate days (all in the past, or
-    all after now)."""
+def _lead(index: int, staff: int) -> int:
+    """Position of a participant's own therapist: the first of the site's staff (at S01 the demo
+    login `therapist`) for every other participant, so that login has plenty to see, log and sign."""
+    return 0 if index % 2 == 1 else 1 + (index // 2) % max(staff - 1, 1)
 
+
+def _find_slot(*, diary, session, days, therapists, rooms, lead, now, past: bool):
+    """First (start, room, therapists) free in the diary on the candidate days (all in the past, or
+    all after now). `lead` is the participant's own therapist, tried first (continuity of care)."""
     definition = session.definition
     tz = session.participant.site.zone
     duration = timedelta(minutes=definition.duration_minutes)
@@ -174,8 +182,8 @@ def _find_slot(*, diary, session, days, therapists, rooms, rotate, now, past: bo
     dosing = definition.is_dosing
     times = DOSING_TIMES if dosing else SHORT_TIMES
     suitable = [r for r in rooms if ("Overnight" in r.name) == dosing] or rooms
-    suitable = suitable[rotate % len(suitable) :] + suitable[: rotate % len(suitable)]
-    people = therapists[rotate % len(therapists) :] + therapists[: rotate % len(therapists)]
+    suitable = suitable[lead % len(suitable) :] + suitable[: lead % len(suitable)]
+    people = therapists[lead % len(therapists) :] + therapists[: lead % len(therapists)]
     teams = list(combinations(people, definition.therapists_required))
     for day in days:
         for hour, minute in times:
@@ -200,7 +208,7 @@ def _seed_one(*, participant, story, index, diary, therapists, rooms, coordinato
         participant.sessions.select_related("definition", "participant__site").order_by("definition__order")
     )
     rebooked_missed = False
-    for position, session in enumerate(sessions):
+    for session in sessions:
         session.refresh_from_db()
         code = session.definition.code
         if code == story.get("overdue_at") or story.get("no_booking"):
@@ -231,7 +239,7 @@ def _seed_one(*, participant, story, index, diary, therapists, rooms, coordinato
             days=days,
             therapists=therapists,
             rooms=rooms,
-            rotate=index + position,
+            lead=_lead(index, len(therapists)),
             now=now,
             past=past,
         )
@@ -303,7 +311,7 @@ def _seed_one(*, participant, story, index, diary, therapists, rooms, coordinato
                 ),
                 therapists=therapists,
                 rooms=rooms,
-                rotate=index,
+                lead=_lead(index, len(therapists)),
                 now=now,
                 past=True,
             )
@@ -358,6 +366,7 @@ def seed_participants(seeded: dict, stdout=None) -> int:
     diary = _Diary()
     now = timezone.now()
     added = 0
+    recent = None
     for site_number, site in enumerate(sorted(sites.values(), key=lambda s: s.code)):
         today = timezone.localdate(now, timezone=site.zone)
         therapists = sorted(
@@ -390,6 +399,17 @@ def seed_participants(seeded: dict, stdout=None) -> int:
                 now=now,
             )
             added += 1
+            if code == RECENT_DEVIATION[0]:
+                # Reported last, so the newest deviation in the demo is an open one.
+                recent = participant
+    if recent is not None:
+        services.record_deviation(
+            participant=recent,
+            session=recent.sessions.get(definition__code=RECENT_DEVIATION[1]),
+            category=Deviation.Category.OTHER,
+            description=RECENT_DEVIATION[2],
+            by=coordinator,
+        )
     if stdout is not None and added:
         stdout.write(f"Added {added} demo participants.\n")
     return added
