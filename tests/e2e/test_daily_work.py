@@ -220,7 +220,7 @@ def test_therapist_logs_signs_and_corrects_a_session(
     assert not prep1.is_signed and prep1.actual_end.astimezone(site.zone).strftime("%H:%M") == "11:25"
 
     page.get_by_role("link", name="S01-0011").first.click()
-    history = page.locator("table.tt-history")
+    history = page.get_by_role("table", name="Latest changes")
     assert "End time was misread from the wall clock." in history.inner_text()
     both_widths(page, screenshot, "daily-participant-history")
     assert errors == []
