@@ -9,6 +9,22 @@ from tests.e2e.conftest import PHONE
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
+@pytest.fixture
+def world(site, other_site, coordinator, therapist, co_therapist, monitor, outsider, admin_user):
+    from tests.security.world import build_world
+
+    return build_world(
+        site=site,
+        other_site=other_site,
+        coordinator=coordinator,
+        therapist=therapist,
+        co_therapist=co_therapist,
+        monitor=monitor,
+        outsider=outsider,
+        admin_user=admin_user,
+    )
+
+
 def _csp_errors(page):
     """Console messages of content the Content-Security-Policy blocked."""
     errors = []
@@ -58,3 +74,28 @@ def test_locked_out_page_is_plain_and_helpful(page, live_server, screenshot, coo
     assert page.get_by_role("heading", name="Sign-in temporarily locked").is_visible()
     screenshot("locked-out")
     assert errors == []
+
+
+@pytest.mark.parametrize("role", ["coordinator", "staff", "monitor"])
+def test_no_page_breaks_the_content_security_policy(page, live_server, sign_in, world, role):
+    """Every GET page the role may open, in Chromium: nothing the CSP blocks (inline script, style=)."""
+    from django.urls import reverse
+
+    from tests.security.access_table import ACCESS
+    from tests.urlwalk import PUBLIC_URL_NAMES, all_urls
+
+    errors = _csp_errors(page)
+    sign_in(world.users[role].username, PASSWORD)
+    visited = []
+    for walked in all_urls():
+        rule = ACCESS.get(walked.name)
+        if walked.name in PUBLIC_URL_NAMES or rule is None or "GET" not in rule.methods or role not in rule.roles:
+            continue
+        if walked.name.startswith("review:export") or walked.name.endswith("_csv"):
+            continue  # downloads, not pages
+        kwargs = {rule.kwarg: getattr(world, rule.target).pk} if rule.target else {}
+        page.goto(live_server.url + reverse(walked.name, kwargs=kwargs))
+        page.wait_for_load_state("networkidle")
+        visited.append(walked.name)
+    assert len(visited) >= 5, visited
+    assert errors == [], errors
