@@ -14,6 +14,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from django.core.paginator import Page, Paginator
+from django.db import connection
 from django.db.models import Count, F, QuerySet
 from django.http import Http404
 
@@ -203,6 +204,10 @@ def adherence(participants: QuerySet[Participant]) -> Adherence:
         .exclude(status=Deviation.Status.VOIDED)
         .values_list("session_id", flat=True)
     )
+    if connection.vendor == "postgresql":  # the same figures, summed by the database (bench/run.py)
+        from sessions.review import adherence_pg
+
+        return adherence_pg.adherence(participants, documented)
     zones: dict[str, ZoneInfo] = {}
     took_place = in_window = 0
     planned: dict[str, int] = defaultdict(int)
