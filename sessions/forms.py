@@ -242,7 +242,10 @@ class DeviationForm(forms.Form):
 
 class CloseDeviationForm(forms.Form):
     resolution = PlainTextField(
-        max_length=4000, multiline=True, label="Resolution", help_text="How it was resolved. " + NO_IDENTIFIERS
+        max_length=4000,
+        multiline=True,
+        label="Resolution",
+        help_text="How it was resolved — or, to void a deviation reported in error, why. " + NO_IDENTIFIERS,
     )
 
 

@@ -241,6 +241,15 @@ class StudySession(models.Model):
                 condition=~Q(status="scheduled") | (Q(scheduled_start__isnull=False) & Q(scheduled_end__isnull=False)),
                 name="session_scheduled_has_times",
             ),
+            models.CheckConstraint(
+                condition=Q(room_busy_until__isnull=True) | Q(room_busy_until__gte=F("scheduled_end")),
+                name="session_room_busy_until_after_end",
+            ),
+            models.CheckConstraint(
+                condition=Q(signed_at__isnull=True, signed_by__isnull=True, signature_meaning="")
+                | (Q(signed_at__isnull=False, signed_by__isnull=False) & ~Q(signature_meaning="")),
+                name="session_signature_complete",
+            ),
             PostgresExclusionConstraint(
                 name="room_never_double_booked",
                 expressions=[

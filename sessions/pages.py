@@ -174,6 +174,7 @@ def booked_message(result) -> str:
 
 # Audit history
 
+USER_FIELDS = ("therapist_id", "signed_by_id", "logged_by_id", "reported_by_id", "closed_by_id", "enrolled_by_id")
 SKIPPED_FIELDS = {"id", "revision", "participant", "anchor_order"}
 CREATION_FIELDS = {
     "participant": ("study_code", "status", "enrollment_date", "protocol_version"),
@@ -196,10 +197,10 @@ class AuditRow:
 class _Names:
     """Turns stored ids into what a person recognises, with one query per kind of object."""
 
-    def __init__(self, records, participant, sessions):
-        users, rooms = set(), set()
+    def __init__(self, records, participant, sessions, extra_users=()):
+        users, rooms = set(extra_users), set()
         for record in records:
-            for name in ("therapist_id", "signed_by_id", "logged_by_id", "reported_by_id", "closed_by_id"):
+            for name in USER_FIELDS:
                 users.add(getattr(record, name, None))
             rooms.add(getattr(record, "room_id", None))
         users.discard(None)
@@ -211,11 +212,14 @@ class _Names:
         self.zone = participant.site.zone
         self.version = participant.protocol_version
 
+    def people(self, user_ids) -> str:
+        return ", ".join(sorted(self.users.get(pk, f"user #{pk}") for pk in user_ids)) or "—"
+
     def value(self, model_field, value) -> str:
         if value in (None, ""):
             return "—"
         name = model_field.name
-        if name in ("therapist", "signed_by", "logged_by", "reported_by", "closed_by", "enrolled_by"):
+        if name + "_id" in USER_FIELDS:
             return self.users.get(value, f"user #{value}")
         if name == "room":
             return self.rooms.get(value, f"room #{value}")
@@ -255,7 +259,9 @@ def audit_history(participant: Participant, sessions, deviations) -> list[AuditR
         ("deviation", Deviation, Deviation.history.filter(participant_id=participant.pk)),
     ]
     loaded = [(kind, model, list(qs.select_related("history_user"))) for kind, model, qs in sources]
-    names = _Names([r for _, _, records in loaded for r in records], participant, sessions)
+    present = _staff_present_by_record(participant)
+    extra_users = {user_id for users in present.values() for user_id in users}
+    names = _Names([r for _, _, records in loaded for r in records], participant, sessions, extra_users)
     rows = []
     for kind, model, records in loaded:
         fields = _tracked_fields(model)
@@ -263,10 +269,30 @@ def audit_history(participant: Participant, sessions, deviations) -> list[AuditR
         previous = {}
         for record in records:
             before = previous.get(record.id)
-            rows.append(_row(kind, record, before, fields, names, participant, codes))
+            row = _row(kind, record, before, fields, names, participant, codes)
+            if kind == "session" and before is not None:
+                old, new = present.get(before.history_id, set()), present.get(record.history_id, set())
+                if old != new:
+                    row.changes.append(("staff present", names.people(old), names.people(new)))
+            rows.append(row)
             previous[record.id] = record
     rows.sort(key=lambda row: row.when, reverse=True)
     return rows
+
+
+def _staff_present_by_record(participant: Participant) -> dict[int, set[int]]:
+    """History row id → who was recorded present (simple-history keeps the m2m as a snapshot per row)."""
+    history = StudySession.history.model
+    snapshot = next(
+        (rel.related_model for rel in history._meta.related_objects if rel.name.endswith("_attended_by")), None
+    )
+    present: dict[int, set[int]] = {}
+    if snapshot is None:
+        return present
+    rows = snapshot.objects.filter(history__participant_id=participant.pk).values_list("history_id", "user_id")
+    for history_id, user_id in rows:
+        present.setdefault(history_id, set()).add(user_id)
+    return present
 
 
 def _subject(kind, record, participant, codes, names) -> str:

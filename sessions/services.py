@@ -431,7 +431,7 @@ def schedule_session(
 
     chosen = list(dict.fromkeys(therapists or ()))  # unique, in the order given
     staff_ids = _site_staff_ids(participant.site_id, Membership.Role.STAFF)
-    outsiders = [t for t in chosen if t.pk not in staff_ids]
+    outsiders = [t for t in chosen if t.pk not in staff_ids or not t.is_active]
     if outsiders:
         names = ", ".join(_person(t) for t in outsiders)
         raise ValidationError({"therapists": f"{names} is not staff at {participant.site.code}."})
@@ -677,7 +677,8 @@ def log_session(
     if was_signed:
         audit_reason += " (signature removed until signed again)"
     _audit(stored, by=by, reason=audit_reason)
-    stored.attended_by.set(attendees)
+    if set(stored.attended_by.values_list("pk", flat=True)) != {u.pk for u in attendees}:
+        stored.attended_by.set(attendees)
     stored.outcome = outcome
     stored.actual_start, stored.actual_end = actual_start, actual_end
     stored.notes = notes
@@ -708,13 +709,19 @@ def sign_session(*, session: StudySession, by: AbstractBaseUser, password: str) 
     signer = get_user_model().objects.get(pk=by.pk)
     if not password or not signer.check_password(password):
         raise ValidationError({"password": "That password is not right. Enter your own password to sign."})
-    stored.signed_by = by
-    stored.signed_at = timezone.now()
-    stored.signature_meaning = SIGNATURE_MEANING
-    stored.revision += 1
-    _audit(stored, by=by, reason=f"Signed: {SIGNATURE_MEANING}")
-    stored.save()
-    return stored
+    return _record_signature(stored, by=by)
+
+
+def _record_signature(session: StudySession, *, by: AbstractBaseUser) -> StudySession:
+    """Write the signature. Only sign_session (after the password check) and the demo seeding
+    (trialtracker/demo.py, where no person is present to type a password) call this."""
+    session.signed_by = by
+    session.signed_at = timezone.now()
+    session.signature_meaning = SIGNATURE_MEANING
+    session.revision += 1
+    _audit(session, by=by, reason=f"Signed: {SIGNATURE_MEANING}")
+    session.save()
+    return session
 
 
 # ---------------------------------------------------------------------------- deviations

@@ -18,11 +18,7 @@ from protocols.plan import minutes_text
 from sessions import forms, pages, selectors, services
 from sessions.access import Role, has_role, require_role, site_ids_for
 from sessions.models import Deviation, Site, StudySession
-
-try:  # the timeline picture belongs to the review pages; the page works without it
-    from sessions.timeline import participant_timeline
-except ImportError:  # pragma: no cover - until the review work lands
-    participant_timeline = None
+from sessions.timeline import participant_timeline
 
 GET_POST = ["GET", "POST"]
 Status = StudySession.Status
@@ -125,7 +121,7 @@ def participant_detail(request, pk):
         "open_deviations": sum(1 for d in deviations if d.status == Deviation.Status.OPEN),
         "history": pages.audit_history(participant, sessions, deviations),
         "can_coordinate": coordinator,
-        "timeline": participant_timeline(participant, sessions, today) if participant_timeline else None,
+        "timeline": participant_timeline(participant, sessions, today, deviations=deviations),
         "today": today,
     }
     return render(request, "sessions/participant_detail.html", context)
@@ -359,11 +355,16 @@ def deviation_close(request, pk):
         return redirect("sessions:participant_detail", pk=deviation.participant_id)
     form = forms.CloseDeviationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        voiding = request.POST.get("action") == "void"
+        text = form.cleaned_data["resolution"]
         try:
-            services.close_deviation(deviation=deviation, resolution=form.cleaned_data["resolution"], by=request.user)
+            if voiding:  # reported in error: kept on record, marked void, with the reason
+                services.void_deviation(deviation=deviation, reason=text, by=request.user)
+            else:
+                services.close_deviation(deviation=deviation, resolution=text, by=request.user)
         except ValidationError as error:
-            _apply_errors(form, error)
+            _apply_errors(form, error, {"reason": "resolution"})
         else:
-            messages.success(request, "Deviation closed.")
+            messages.success(request, "Deviation voided." if voiding else "Deviation closed.")
             return redirect(reverse("sessions:participant_detail", args=[deviation.participant_id]) + "#deviations")
     return render(request, "sessions/deviation_close.html", {"deviation": deviation, "form": form})

@@ -39,10 +39,11 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "crispy_forms",
     "crispy_bootstrap5",
+    # Before simple_history: trialtracker's commands replace its history-deleting ones.
+    "trialtracker",
     "simple_history",
     "axes",
     "csp",
-    "trialtracker",
     "protocols",
     "sessions.apps.TrialSessionsConfig",
 ]
@@ -108,10 +109,15 @@ AXES_COOLOFF_TIME = 1  # hours
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# Behind load balancers REMOTE_ADDR is the proxy; TRUSTED_PROXY_COUNT says how many proxies append to
+# X-Forwarded-For, so lockout by address counts the real client, not the balancer (docs/security.md).
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "trialtracker.security.client_ip"
 
-# Idle timeout: the session lives 30 minutes past the last request.
+# Idle timeout: signed out 30 minutes after the last request. The cookie outlives the timeout by a
+# working day so that a stale session still reaches IdleTimeoutMiddleware, which says why.
 IDLE_TIMEOUT_SECONDS = env_int("IDLE_TIMEOUT_SECONDS", default=30 * 60)
-SESSION_COOKIE_AGE = IDLE_TIMEOUT_SECONDS
+SESSION_COOKIE_AGE = IDLE_TIMEOUT_SECONDS + 8 * 60 * 60
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

@@ -18,7 +18,8 @@ from sessions.models import Assignment, Deviation, Participant, StudySession
 
 # Fields never copied into an audit listing or export: free text that may hold clinical detail.
 HIDDEN_FIELDS = {"notes"}
-SKIPPED_FIELDS = {"revision", "id"}
+# The record column already names these; the revision counter means nothing to a reader.
+SKIPPED_FIELDS = {"revision", "id", "participant_id", "definition_id", "session_id", "protocol_id"}
 CHANGE_TYPES = {"+": "created", "~": "changed", "-": "deleted"}
 PAGE_SIZE = 100
 
@@ -60,7 +61,31 @@ def _value(value) -> str:
     return str(value)
 
 
-def _diff(model, row, previous) -> list[tuple[str, str, str]]:
+class Names:
+    """Readable names for the foreign keys of history rows: a few small tables, read once per page."""
+
+    def __init__(self):
+        from protocols.models import ProtocolVersion
+        from sessions.models import Room, Site
+
+        self.by_model = {
+            get_user_model(): dict(get_user_model().objects.values_list("pk", "username")),
+            Room: dict(Room.objects.values_list("pk", "name")),
+            Site: dict(Site.objects.values_list("pk", "code")),
+            ProtocolVersion: {
+                pk: f"{code} {label}"
+                for pk, code, label in ProtocolVersion.objects.values_list("pk", "protocol__code", "label")
+            },
+        }
+
+    def of(self, field, value) -> str:
+        if value is None or not field.is_relation:
+            return _value(value)
+        return self.by_model.get(field.related_model, {}).get(value, f"#{value}")
+
+
+def _diff(model, row, previous, names: Names | None = None) -> list[tuple[str, str, str]]:
+    render = names.of if names is not None else (lambda field, value: _value(value))
     changes = []
     for field in model._meta.fields:
         name = field.attname
@@ -76,7 +101,7 @@ def _diff(model, row, previous) -> list[tuple[str, str, str]]:
         if name in HIDDEN_FIELDS:
             changes.append((label, "(text)" if old else "—", "(text changed)" if new else "—"))
         else:
-            changes.append((label, _value(old), _value(new)))
+            changes.append((label, render(field, old), render(field, new)))
     return changes
 
 
@@ -153,7 +178,7 @@ def _name(model, row) -> tuple[str, str, int | None]:
     return row.participant.study_code, session_code, row.participant_id
 
 
-def _events(model, record: str, rows) -> list[AuditEvent]:
+def _events(model, record: str, rows, names: Names) -> list[AuditEvent]:
     user_model = get_user_model()
     previous = _previous_rows(model, rows)
     events = []
@@ -168,7 +193,7 @@ def _events(model, record: str, rows) -> list[AuditEvent]:
                 study_code=study_code,
                 session_code=session_code,
                 change=CHANGE_TYPES.get(row.history_type, row.history_type),
-                changes=_diff(model, row, previous.get(row.history_id)),
+                changes=_diff(model, row, previous.get(row.history_id), names),
                 reason=row.history_change_reason or "",
                 participant_id=participant_id,
             )
@@ -179,10 +204,11 @@ def _events(model, record: str, rows) -> list[AuditEvent]:
 def audit_events(site_ids, query: AuditQuery, *, limit: int = PAGE_SIZE) -> list[AuditEvent]:
     """The latest `limit` events matching the query, newest first, in a fixed number of queries."""
     events: list[AuditEvent] = []
+    names = Names()
     for model, history, record in _sources(site_ids, query):
         history = history.select_related("history_user", *RELATED[model])
         rows = list(history.order_by("-history_date", "-history_id")[:limit])
-        events.extend(_events(model, record, rows))
+        events.extend(_events(model, record, rows, names))
     events.sort(key=lambda e: e.when, reverse=True)
     return events[:limit]
 
@@ -196,6 +222,7 @@ def iter_audit_events(site_ids, query: AuditQuery) -> Iterator[AuditEvent]:
     unfiltered = AuditQuery(study_code=query.study_code)
     wanted_user = query.username.strip().lower()
     start, end = _bounds(query)
+    names = Names()
     for model, history, record in _sources(site_ids, unfiltered):
         ordered = history.select_related("history_user", *RELATED[model]).order_by("id", "history_date", "history_id")
         if wanted_user:
@@ -219,7 +246,7 @@ def iter_audit_events(site_ids, query: AuditQuery) -> Iterator[AuditEvent]:
                 study_code=study_code,
                 session_code=session_code,
                 change=CHANGE_TYPES.get(row.history_type, row.history_type),
-                changes=_diff(model, row, before),
+                changes=_diff(model, row, before, names),
                 reason=row.history_change_reason or "",
                 participant_id=participant_id,
             )

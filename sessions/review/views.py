@@ -185,9 +185,12 @@ def export_audit(request):
 def profile(request):
     feed = CalendarFeed.objects.filter(user=request.user).first()
     feed_url = request.build_absolute_uri(_feed_path(feed.token)) if feed else ""
+    webcal_url = "webcal://" + feed_url.split("://", 1)[1] if feed_url else ""
     has_staff_role = bool(site_ids_for(request.user, Role.STAFF))
     return render(
-        request, "review/profile.html", {"feed": feed, "feed_url": feed_url, "has_staff_role": has_staff_role}
+        request,
+        "review/profile.html",
+        {"feed": feed, "feed_url": feed_url, "webcal_url": webcal_url, "has_staff_role": has_staff_role},
     )
 
 

@@ -133,10 +133,10 @@ def test_rescheduling_moves_every_open_direct_dependent_by_the_same_days(scenari
     code = data.draw(st.sampled_from([p.code for p in plan]))
     first = local_moment(data.draw, enrollment, tz)
     shift = data.draw(st.integers(-20, 20))
+    # Move the booking by whole local days: adding days in UTC across a DST change can cross midnight.
+    moved = (first.astimezone(tz) + timedelta(days=shift)).astimezone(UTC)
     before = project(plan, enrollment, tz, {**known, code: KnownSession("scheduled", scheduled_start=first)})
-    after = project(
-        plan, enrollment, tz, {**known, code: KnownSession("scheduled", scheduled_start=first + timedelta(days=shift))}
-    )
+    after = project(plan, enrollment, tz, {**known, code: KnownSession("scheduled", scheduled_start=moved)})
     for planned in plan:
         state = known.get(planned.code)
         if planned.anchor_code == code and not (state and state.is_completed and state.window):

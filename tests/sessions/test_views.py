@@ -469,6 +469,15 @@ def test_record_and_close_a_deviation(client, coordinator, participant):
     assert deviation.status == "closed"
 
 
+def test_void_a_deviation_reported_in_error(client, coordinator, deviation):
+    login(client, coordinator)
+    url = reverse("sessions:deviation_close", args=[deviation.pk])
+    response = client.post(url, {"resolution": "Entered for the wrong participant.", "action": "void"})
+    assert response.status_code == 302
+    deviation.refresh_from_db()
+    assert deviation.status == "voided" and Deviation.objects.filter(pk=deviation.pk).exists()
+
+
 def test_withdraw_cancels_later_sessions(client, site, coordinator, participant):
     login(client, coordinator)
     url = reverse("sessions:withdraw", args=[participant.pk])
@@ -489,6 +498,7 @@ def test_participant_page_shows_sessions_and_audit_history(client, coordinator, 
     response = client.get(reverse("sessions:participant_detail", args=[logged_session.participant_id]))
     text = response.text
     assert "Audit history" in text and "Alice Tester" in text and "Bob Tester" in text
+    assert "staff present:</span> <del>—</del> → Bob Tester" in text
     assert 'aria-label="Sign PREP1"' in text
     assert not DOSE_AMOUNT.search(text)
 
@@ -507,3 +517,24 @@ def test_unassigned_staff_cannot_log(client, held_session, site):
     stranger = make_user("sam", site=site, role="staff")
     login(client, stranger)
     assert client.get(reverse("sessions:log", args=[held_session.pk])).status_code == 403
+
+
+def test_participant_page_query_count_does_not_grow_with_bookings(
+    client, site, version, coordinator, therapist, co_therapist
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    quiet = enrol(site, version, coordinator, code="S01-0201")
+    book(session_of(quiet, "PREP1"), therapists=[co_therapist], by=coordinator, hour=14)
+    busy = enrol(site, version, coordinator, code="S01-0202")
+    for code in ("PREP1", "PREP2", "PREP3"):
+        book(session_of(busy, code), therapists=[therapist], by=coordinator)
+    book(session_of(busy, "DOSE1"), therapists=[therapist, co_therapist], by=coordinator)
+    login(client, coordinator)
+    counts = []
+    for participant in (quiet, busy):
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(reverse("sessions:participant_detail", args=[participant.pk])).status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1], counts

@@ -1,0 +1,1 @@
+"""Security suites: access, lockout, headers, audit trail, hostile input (docs/security.md)."""

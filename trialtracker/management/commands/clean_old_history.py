@@ -1,0 +1,7 @@
+"""Refuses: simple-history's clean_old_history would delete audit-trail rows, which is never allowed."""
+
+from trialtracker.management.audit_guard import RefuseHistoryDeletion
+
+
+class Command(RefuseHistoryDeletion):
+    pass
