@@ -189,6 +189,17 @@ def _seed_participants(n, *, rng, version, definitions, sites, rooms, therapists
     slots = {d.pk: slot_times(d.duration_minutes) for d in definitions}
     participants, sessions, assignments, attended, deviations = [], [], [], [], []
 
+    def pick(staff, wanted: int, start: datetime, end: datetime):
+        """`wanted` therapists free from start to end, starting the search at a random colleague."""
+        free = []
+        offset = rng.randrange(len(staff))
+        for therapist in staff[offset:] + staff[:offset]:
+            if len(free) == wanted:
+                break
+            if calendar.is_free(("therapist", therapist.pk), start, end):
+                free.append(therapist)
+        return free if len(free) == wanted else None
+
     def book(site, definition, day: date):
         """First free start on `day` (or up to a week later) with a room and the therapists required."""
         zone = site.zone
@@ -203,11 +214,8 @@ def _seed_participants(n, *, rng, version, definitions, sites, rooms, therapists
                 room = next((r for r in site_rooms if calendar.is_free(("room", r.pk), start, busy_until)), None)
                 if room is None:
                     continue
-                offset = rng.randrange(len(staff))
-                free = [
-                    t for t in staff[offset:] + staff[:offset] if calendar.is_free(("therapist", t.pk), start, end)
-                ][: definition.therapists_required]
-                if len(free) < definition.therapists_required:
+                free = pick(staff, definition.therapists_required, start, end)
+                if free is None:
                     continue
                 calendar.take(("room", room.pk), start, busy_until)
                 for therapist in free:
@@ -359,7 +367,7 @@ def _seed_participants(n, *, rng, version, definitions, sites, rooms, therapists
             deviation.closed_by = coordinator
             deviation.closed_at = deviation.reported_at + timedelta(days=7)
 
-    batch = 5000
+    batch = 10_000
     Participant.objects.bulk_create(participants, batch_size=batch)
     StudySession.objects.bulk_create(sessions, batch_size=batch)
     Assignment.objects.bulk_create(assignments, batch_size=batch)
