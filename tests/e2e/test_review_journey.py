@@ -5,6 +5,7 @@ Also screenshots the review pages (dashboards, calendar, timeline) at laptop and
 
 import pytest
 from django.template.loader import render_to_string
+from playwright.sync_api import expect
 
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import LAPTOP, PHONE
@@ -98,7 +99,9 @@ def test_monitor_finds_the_out_of_window_session_and_exports_csv(
     if participant_link.count():  # the participant page exists once the daily pages are in
         participant_link.click()
         timeline = page.get_by_role("img", name=f"{study_code}: sessions against their protocol windows")
-        assert timeline.count() == 1 and page.locator("#timeline-wide .tt-tl-out").count() >= 1
+        # count() does not wait: let the participant page load first (CI machines are busy).
+        expect(timeline).to_have_count(1)
+        expect(page.locator("#timeline-wide .tt-tl-out").first).to_be_attached()
         _both_widths(page, screenshot, "review-participant-timeline")
         page.go_back()
 

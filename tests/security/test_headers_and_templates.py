@@ -18,7 +18,9 @@ def _template_files():
     folders = [Path(d) for engine in django_settings.TEMPLATES for d in engine["DIRS"]]
     for config in apps.get_app_configs():
         path = Path(config.path)
-        if path.is_relative_to(ROOT) and (path / "templates").is_dir():
+        # Only the project's own apps: a virtualenv inside the checkout holds third-party templates.
+        own = path.is_relative_to(ROOT) and not {".venv", "site-packages"} & set(path.parts)
+        if own and (path / "templates").is_dir():
             folders.append(path / "templates")
     return sorted({f for folder in folders for f in folder.rglob("*") if f.suffix in {".html", ".svg", ".txt"}})
 

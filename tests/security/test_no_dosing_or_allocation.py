@@ -16,8 +16,11 @@ from tests.security.access_table import ACCESS
 from tests.security.world import World
 from tests.urlwalk import PUBLIC_URL_NAMES, all_urls
 
-# "120 mg", "1.5mg", "125 milligrams", "0.5 mg/kg", "80 µg" — any number followed by a mass unit.
-DOSE_AMOUNT = re.compile(r"\d+(?:[.,]\d+)?\s*(?:mg|mcg|µg|μg|milligrams?|micrograms?)(?![a-z])", re.IGNORECASE)
+# "120 mg", "1.5mg", "125 milligrams", "80 µg": a number standing on its own (not inside a token such as a
+# CSRF value) followed by a mass unit.
+DOSE_AMOUNT = re.compile(
+    r"(?<![\w.,])\d+(?:[.,]\d+)?\s*(?:mg|mcg|µg|μg|milligrams?|micrograms?)(?![a-z])", re.IGNORECASE
+)
 # Field names or labels that would hold dosing or treatment allocation (blinding).
 FORBIDDEN_FIELD = re.compile(
     r"(^|_)(dose|doses|dosage|dose_amount|amount|mg|titration|titrate|supplemental|booster|allocation|allocated|"
@@ -32,7 +35,7 @@ FORBIDDEN_LABEL = re.compile(
 def test_dose_pattern_catches_amounts_and_spares_ordinary_text():
     for text in ["120 mg", "1.5mg", "give 125 Milligrams", "0.5 mg/kg", "80 µg", "40MG"]:
         assert DOSE_AMOUNT.search(text), text
-    for text in ["img", "12 minutes", "Dosing session 1", "DOSE1", "mgmt", "20 mgmt"]:
+    for text in ["img", "12 minutes", "Dosing session 1", "DOSE1", "mgmt", "20 mgmt", "csrf=x9Zq6mGv"]:
         assert not DOSE_AMOUNT.search(text), text
 
 
@@ -119,15 +122,19 @@ def test_no_page_shows_a_dose_amount_on_the_demo_data(client):
     }
     if users["admin"] is None:
         users["admin"] = user_model.objects.create_superuser("render-admin", password="x-long-password-1")
-    dosing = StudySession.objects.filter(definition__phase="dosing").first()
+    # Sessions of the demo therapist, so that staff pages (log, sign) open for them too.
+    theirs = StudySession.objects.filter(
+        assignments__therapist=users["staff"], assignments__is_active=True, participant__status="in_treatment"
+    )
     objects = {
-        "participant": Participant.objects.first(),
-        "booked": StudySession.objects.filter(status="scheduled").first(),
-        "logged": StudySession.objects.filter(status="completed").first(),
-        "unsigned": StudySession.objects.filter(status="completed", signed_at__isnull=True).first(),
-        "dosing": dosing,
-        "deviation": Deviation.objects.first(),
+        "participant": Participant.objects.filter(site__code="S01").first(),
+        "booked": theirs.filter(status="scheduled").first(),
+        "logged": theirs.filter(status="completed").first(),
+        "unsigned": theirs.filter(status="completed", signed_at__isnull=True).first(),
+        "dosing": theirs.filter(definition__phase="dosing", status="scheduled").first(),
+        "deviation": Deviation.objects.filter(status="open", participant__site__code="S01").first(),
         "version": ProtocolVersion.objects.filter(definitions__phase="dosing").first()
         or ProtocolVersion.objects.first(),
     }
+    assert all(objects.values()), f"demo data lacks {[k for k, v in objects.items() if not v]}"
     _assert_no_dose_amounts(client, users, _pages(objects))

@@ -59,11 +59,10 @@ def test_anonymous_is_sent_to_login(client, world, name):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", [name for name in NAMES if "GET" in ACCESS[name].methods])
 def test_allowed_roles_open_the_page(client, world, name):
+    """Pages open for their roles; POST-only actions are exercised by their own view tests."""
     rule = ACCESS[name]
-    if "GET" not in rule.methods:
-        pytest.skip("POST-only: covered by its own tests")
     url = _url(name, rule, world)
     for role in sorted(rule.roles):
         response = _signed_in(client, world.users[role]).get(url)
