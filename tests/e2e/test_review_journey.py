@@ -101,8 +101,13 @@ def test_monitor_finds_the_out_of_window_session_and_exports_csv(
         timeline = page.get_by_role("img", name=f"{study_code}: sessions against their protocol windows")
         # count() does not wait: let the participant page load first (CI machines are busy).
         expect(timeline).to_have_count(1)
-        expect(page.locator("#timeline-wide .tt-tl-out").first).to_be_attached()
+        assert page.locator("#timeline-wide .tt-tl-out").count() >= 1
         _both_widths(page, screenshot, "review-participant-timeline")
+        page.emulate_media(media="print")
+        assert not page.locator("#sessions-heading").is_visible()  # the printout is the one-page schedule
+        assert page.locator("table.tt-print-schedule").is_visible()
+        screenshot("review-participant-print")
+        page.emulate_media(media="screen")
         page.go_back()
 
     page.get_by_role("link", name="Audit trail").first.click()
