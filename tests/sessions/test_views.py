@@ -263,6 +263,7 @@ def test_booking_in_window_saves_and_says_which_windows_moved(client, site, coor
     assert session.scheduled_start == datetime.combine(day, time(9), tzinfo=site.zone)
     assert "PREP1 booked for" in response.text
     assert "Later windows moved: PREP2" in response.text
+    assert "8 windows moved" in response.text  # the audit history shows the cascade as one entry
 
 
 def test_a_clash_is_shown_on_the_form_and_nothing_is_written(
