@@ -116,7 +116,14 @@ def seed(participants: int = 10_000, *, rng_seed: int = 333, stdout=sys.stdout) 
         users = [
             user_model(username=COORDINATOR, first_name="Bench", last_name="Coordinator", password=password),
             user_model(username=MONITOR, first_name="Bench", last_name="Monitor", password=password),
-            user_model(username=ADMIN, first_name="Bench", last_name="Admin", password=password, is_staff=True),
+            user_model(
+                username=ADMIN,
+                first_name="Bench",
+                last_name="Admin",
+                password=password,
+                is_staff=True,
+                is_superuser=True,
+            ),
         ]
         first_names = ["Alex", "Sam", "Jordan", "Robin", "Kim", "Noor", "Lee", "Ari", "Jo", "Max", "Eli", "Ren"]
         for site in sites:
@@ -151,7 +158,6 @@ def seed(participants: int = 10_000, *, rng_seed: int = 333, stdout=sys.stdout) 
             therapists=therapists,
             coordinator=coordinator,
         )
-    user_model.objects.filter(username=ADMIN).update(is_superuser=True)
     counts["seconds"] = round(time.perf_counter() - began, 2)
     counts["sites"] = len(sites)
     counts["users"] = len(users)
