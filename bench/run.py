@@ -230,7 +230,8 @@ def report(rounds: dict[int, dict], load: dict | None, header: str = "") -> tupl
         out(
             f"N={n:,}: seeded {seeded['participants']:,} participants, {seeded['sessions']:,} sessions, "
             f"{seeded['assignments']:,} assignments, {seeded['deviations']:,} deviations "
-            f"in {seeded['seconds']:.1f} s (participant page: {rounds[n]['fixture']['participant']})"
+            f"in {seeded['seconds']:.1f} s, {seeded.get('write_seconds', 0):.1f} s of it writing "
+            f"(participant page: {rounds[n]['fixture']['participant']})"
         )
     out("")
     header = f"{'page':<42}" + "".join(f"{f'N={n:,}':>34}" for n in sizes)
