@@ -253,15 +253,18 @@ def _seed_participants(n, *, rng, version, definitions, sites, rooms, therapists
         )
         participants.append(participant)
         known: dict[str, KnownSession] = {}
+        projections = None  # re-projected only when something new is known (a booking)
         chain_open = True
         previous_day = enrollment
         booked_any = False
         finished = 0
         for definition in definitions:
-            window = project(plan, enrollment, zone, known)[definition.code].window
+            if projections is None:
+                projections = project(plan, enrollment, zone, known)
+            window = projections[definition.code].window
             session = StudySession(
                 participant=participant,
-                definition=definition,
+                definition_id=definition.pk,
                 target_date=window.target,
                 window_opens=window.earliest,
                 window_closes=window.latest,
@@ -294,7 +297,7 @@ def _seed_participants(n, *, rng, version, definitions, sites, rooms, therapists
             booked_any = True
             previous_day = start.astimezone(zone).date()
             session.scheduled_start, session.scheduled_end, session.room_busy_until = start, end, busy_until
-            session.room = room
+            session.room_id = room.pk
             session.revision = 1
             booked_at = min(start - timedelta(days=rng.randint(3, 20)), now)
             if not window.contains(previous_day):
@@ -306,7 +309,7 @@ def _seed_participants(n, *, rng, version, definitions, sites, rooms, therapists
                         category=Deviation.Category.OUT_OF_WINDOW,
                         description=f"Booked {late} day(s) after the window closed: no earlier slot with the "
                         "participant's availability.",
-                        reported_by=coordinator,
+                        reported_by_id=coordinator.pk,
                         reported_at=booked_at,
                     )
                 )
@@ -318,7 +321,7 @@ def _seed_participants(n, *, rng, version, definitions, sites, rooms, therapists
             elif missed:
                 session.status = StudySession.Status.MISSED
                 session.outcome = StudySession.Outcome.MISSED
-                session.logged_by = team[0]
+                session.logged_by_id = team[0].pk
                 session.revision = 2
                 finished += 1
                 deviations.append(
@@ -327,7 +330,7 @@ def _seed_participants(n, *, rng, version, definitions, sites, rooms, therapists
                         session=session,
                         category=Deviation.Category.MISSED,
                         description="The participant did not attend; rebooking was not possible in the window.",
-                        reported_by=coordinator,
+                        reported_by_id=coordinator.pk,
                         reported_at=end + timedelta(hours=2),
                     )
                 )
@@ -336,20 +339,23 @@ def _seed_participants(n, *, rng, version, definitions, sites, rooms, therapists
                 session.outcome = StudySession.Outcome.COMPLETED
                 session.actual_start = start + timedelta(minutes=rng.choice([0, 0, 5, 10]))
                 session.actual_end = end
-                session.logged_by = team[0]
+                session.logged_by_id = team[0].pk
                 session.notes = "Session completed as planned."
                 session.revision = 2
                 finished += 1
                 attended.append((session, team))
                 if end < now - timedelta(days=7) or rng.random() < 0.5:
-                    session.signed_by = rng.choice(team)
+                    session.signed_by_id = rng.choice(team).pk
                     session.signed_at = min(end + timedelta(hours=rng.randint(1, 48)), now)
                     session.signature_meaning = SIGNATURE_MEANING
                     session.revision = 3
             for therapist in team:
                 assignments.append(
-                    Assignment(session=session, therapist=therapist, starts_at=start, ends_at=end, is_active=is_active)
+                    Assignment(
+                        session=session, therapist_id=therapist.pk, starts_at=start, ends_at=end, is_active=is_active
+                    )
                 )
+            projections = None
             known[definition.code] = KnownSession(
                 status=session.status,
                 scheduled_start=start,
@@ -371,7 +377,7 @@ def _seed_participants(n, *, rng, version, definitions, sites, rooms, therapists
         if deviation.reported_at < now - timedelta(days=30):
             deviation.status = Deviation.Status.CLOSED
             deviation.resolution = "Reviewed with the monitor; no further action."
-            deviation.closed_by = coordinator
+            deviation.closed_by_id = coordinator.pk
             deviation.closed_at = deviation.reported_at + timedelta(days=7)
 
     written_from = time.perf_counter()
