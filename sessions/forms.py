@@ -131,8 +131,11 @@ class ScheduleForm(RevisionForm):
         if self.rescheduling:
             self.fields["reason"].required = True
             self.fields["reason"].help_text = "Required when moving a booking. " + REASON_HELP
+        # Once the window has closed any booking is a deviation: ask for the reason up front.
+        today = timezone.now().astimezone(self.site.zone).date()
+        self.window_closed = session.window_closes is not None and session.window_closes < today
         # Shown when the start falls outside the window, or when the service asks for it.
-        self.needs_deviation = bool(self.data.get(self.add_prefix("deviation_reason")))
+        self.needs_deviation = self.window_closed or bool(self.data.get(self.add_prefix("deviation_reason")))
 
     def clean(self):
         data = super().clean()

@@ -154,7 +154,20 @@ def _day(value: date) -> str:
 
 
 def _window(window) -> str:
-    return f"{window.earliest.day} {window.earliest:%b} – {_day(window.latest)}"
+    opens = f"{window.earliest:%a} {window.earliest.day} {window.earliest:%b}"
+    if window.earliest.year != window.latest.year:
+        opens += f" {window.earliest:%Y}"
+    return f"{opens} – {_day(window.latest)}"
+
+
+def _stranded(later: StudySession, new) -> str:
+    """A warning when a later session's booking no longer lies inside its moved window."""
+    if later.status != StudySession.Status.SCHEDULED or later.scheduled_start is None:
+        return ""
+    day = _local(later.scheduled_start, later).date()
+    if new.earliest <= day <= new.latest:
+        return ""
+    return f" {later.definition.code} is booked {_day(day)}, now outside its window: reschedule it."
 
 
 def booked_message(result) -> str:
@@ -167,6 +180,7 @@ def booked_message(result) -> str:
     if moved:
         parts = [f"{later.definition.code} now {_window(new)} (was {_window(old)})" for later, old, new in moved]
         text += " Later windows moved: " + "; ".join(parts) + "."
+        text += "".join(_stranded(later, new) for later, _old, new in moved)
     else:
         text += " No later window moved."
     return text

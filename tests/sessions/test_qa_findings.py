@@ -1,0 +1,72 @@
+"""Problems found by using the daily pages the way a site would, pinned down so they stay fixed."""
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+
+from tests.protocols.factories import make_version
+from tests.sessions.test_views import book, enrol, login, schedule_data, session_of, today_at
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def version(db):
+    return make_version(code="TT-333", status="active")
+
+
+def test_rescheduling_warns_when_a_later_booking_falls_outside_its_moved_window(
+    client, site, version, coordinator, therapist, co_therapist
+):
+    participant = enrol(site, version, coordinator)
+    prep1 = session_of(participant, "PREP1")
+    book(prep1, therapists=[therapist], by=coordinator)
+    prep2 = session_of(participant, "PREP2")
+    book(prep2, therapists=[therapist], by=coordinator, day=prep2.window_opens)  # first day of its window
+    prep1 = session_of(participant, "PREP1")
+    login(client, coordinator)
+    response = client.post(
+        reverse("sessions:schedule", args=[prep1.pk]),
+        schedule_data(
+            prep1,
+            day=prep1.target_date + timedelta(days=3),
+            room=site.rooms.get(name="Therapy room 1"),
+            therapists=[co_therapist],
+            reason="Participant asked to move",
+        ),
+        follow=True,
+    )
+    prep2 = session_of(participant, "PREP2")
+    assert prep2.window_opens > prep2.scheduled_start.astimezone(site.zone).date()
+    assert "PREP2 is booked" in response.text and "now outside its window" in response.text
+
+
+def test_moved_windows_read_the_same_way_at_both_ends(client, site, version, coordinator, therapist):
+    participant = enrol(site, version, coordinator)
+    prep1 = session_of(participant, "PREP1")
+    login(client, coordinator)
+    response = client.post(
+        reverse("sessions:schedule", args=[prep1.pk]),
+        schedule_data(
+            prep1,
+            day=prep1.target_date + timedelta(days=1),
+            room=site.rooms.get(name="Therapy room 1"),
+            therapists=[therapist],
+        ),
+        follow=True,
+    )
+    prep2 = session_of(participant, "PREP2")
+    opens, closes = prep2.window_opens, prep2.window_closes
+    assert f"PREP2 now {opens:%a} {opens.day} {opens:%b}" in response.text
+    assert f"{closes:%a} {closes.day} {closes:%b %Y}" in response.text
+
+
+def test_a_session_whose_window_has_closed_asks_for_the_deviation_reason_up_front(client, site, version, coordinator):
+    participant = enrol(site, version, coordinator, days_ago=60)
+    prep1 = session_of(participant, "PREP1")
+    assert prep1.window_closes < today_at(site)
+    login(client, coordinator)
+    response = client.get(reverse("sessions:schedule", args=[prep1.pk]))
+    assert 'name="deviation_reason"' in response.text
+    assert "The window closed on" in response.text
