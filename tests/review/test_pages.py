@@ -185,3 +185,21 @@ def test_audit_search_rejects_reversed_dates(client, known_state, monitor):
     response = client.get("/review/monitor/audit/?date_from=2026-03-10&date_to=2026-03-01")
     assert response.status_code == 200
     assert "The end date is before the start date." in body(response)
+
+
+def test_staff_home_lists_my_sessions_that_still_need_logging_or_signing(client, known_state, therapist, co_therapist):
+    client.force_login(therapist)
+    response = client.get("/")
+    to_record = response.context["to_record"]
+    # PREP1 and PREP2 were logged but nobody signed them; this morning's DOSE1 has started and is not logged.
+    assert [(t.title, t.action) for t in to_record] == [
+        ("S01-0001 · Prep1", "Sign"),
+        ("S01-0001 · Prep2", "Sign"),
+        ("S01-0001 · Dose1", "Log"),
+    ]
+    page = body(response)
+    assert "To log and sign" in page
+    assert f"/sessions/{to_record[0].session.pk}/sign/" in page and f"/sessions/{to_record[2].session.pk}/log/" in page
+    # Only my own sessions: the co-therapist shares DOSE1 only.
+    client.force_login(co_therapist)
+    assert [t.title for t in client.get("/").context["to_record"]] == ["S01-0001 · Dose1"]
