@@ -203,3 +203,12 @@ def test_staff_home_lists_my_sessions_that_still_need_logging_or_signing(client,
     # Only my own sessions: the co-therapist shares DOSE1 only.
     client.force_login(co_therapist)
     assert [t.title for t in client.get("/").context["to_record"]] == ["S01-0001 · Dose1"]
+
+
+def test_monitor_deviation_list_links_to_the_participant_and_session(client, known_state, monitor, version):
+    client.force_login(monitor)
+    page = body(client.get(f"/review/monitor/?protocol={version.protocol.pk}"))
+    prep2 = StudySession.objects.get(participant=known_state["a"], definition__code="PREP2")
+    deviations = page[page.index('id="deviations-heading"') :]
+    assert f'href="/participants/{known_state["a"].pk}/#deviations">S01-0001</a>' in deviations
+    assert f'href="/sessions/{prep2.pk}/">PREP2</a>' in deviations
