@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from protocols.library import load_demo_protocols
 from sessions import services
-from sessions.models import Assignment, Membership, Participant, Room, Site, StudySession
+from sessions.models import Assignment, Deviation, Membership, Participant, Room, Site, StudySession
 
 DEMO_PASSWORD = "trialtracker-demo"
 
@@ -109,20 +109,23 @@ DAYS_AGO = [1, 3, 6, 10, 16, 23, 31, 38, 46, 55, 63, 72, 84, 96, 108, 121, 135, 
 STORIES: dict[int, dict] = {
     0: {"no_booking": True},  # just enrolled, nothing booked yet
     3: {"no_booking": True},  # PREP1's window is open and nothing is booked: to schedule
-    5: {"unlogged": True},  # the last past session is booked but not yet logged
+    4: {"unlogged": True},  # a session of the last few days is booked but not yet logged
     6: {"unsigned": True},  # logged, none of it signed yet
     7: {"missed": "PREP2"},  # missed, then rebooked inside the window
     8: {"late": "PREP2"},  # booked out of window: deviation left open
     9: {"overdue_at": "PREP3"},  # never booked, window closed: overdue
     10: {"withdraw_after": "PREP3"},
-    11: {"unlogged": True},
     12: {"late": "PREP3", "close_deviation": True},
     13: {"missed_deviation": "INT1"},  # missed and not rebooked: a missed-session deviation
     14: {"withdraw_after": "DOSE1"},
-    15: {"stopped_early": "DOSE2"},
+    15: {"stopped_early": "DOSE2", "unlogged": True},
     17: {"missed_deviation": "INT2B", "close_deviation": True},
 }
 
+# An open deviation reported after everything else: study code, session, description.
+RECENT_DEVIATION = ("S01-0002", "PREP1", "Booked room was unavailable; session moved to another room (demo).")
+
+BOOK_AHEAD_DAYS = 21
 SHORT_TIMES = ((9, 0), (11, 0), (13, 30), (15, 30))
 DOSING_TIMES = ((9, 0), (8, 30), (9, 30))
 
@@ -163,10 +166,15 @@ def _candidate_days(target, earliest, latest, preferred):
     return [d for d in days if earliest <= d <= latest]
 
 
-def _find_slot(*, diary, session, days, therapists, rooms, rotate, now, past: bool):
-    """First (start, room, therapists) free in the diary on the candidate days (all in the past, or
-    all after now)."""
+def _lead(index: int, staff: int) -> int:
+    """Position of a participant's own therapist: the first of the site's staff (at S01 the demo
+    login `therapist`) for every other participant, so that login has plenty to see, log and sign."""
+    return 0 if index % 2 == 1 else 1 + (index // 2) % max(staff - 1, 1)
 
+
+def _find_slot(*, diary, session, days, therapists, rooms, lead, now, past: bool):
+    """First (start, room, therapists) free in the diary on the candidate days (all in the past, or
+    all after now). `lead` is the participant's own therapist, tried first (continuity of care)."""
     definition = session.definition
     tz = session.participant.site.zone
     duration = timedelta(minutes=definition.duration_minutes)
@@ -174,8 +182,8 @@ def _find_slot(*, diary, session, days, therapists, rooms, rotate, now, past: bo
     dosing = definition.is_dosing
     times = DOSING_TIMES if dosing else SHORT_TIMES
     suitable = [r for r in rooms if ("Overnight" in r.name) == dosing] or rooms
-    suitable = suitable[rotate % len(suitable) :] + suitable[: rotate % len(suitable)]
-    people = therapists[rotate % len(therapists) :] + therapists[: rotate % len(therapists)]
+    suitable = suitable[lead % len(suitable) :] + suitable[: lead % len(suitable)]
+    people = therapists[lead % len(therapists) :] + therapists[: lead % len(therapists)]
     teams = list(combinations(people, definition.therapists_required))
     for day in days:
         for hour, minute in times:
@@ -200,7 +208,7 @@ def _seed_one(*, participant, story, index, diary, therapists, rooms, coordinato
         participant.sessions.select_related("definition", "participant__site").order_by("definition__order")
     )
     rebooked_missed = False
-    for position, session in enumerate(sessions):
+    for session in sessions:
         session.refresh_from_db()
         code = session.definition.code
         if code == story.get("overdue_at") or story.get("no_booking"):
@@ -231,7 +239,7 @@ def _seed_one(*, participant, story, index, diary, therapists, rooms, coordinato
             days=days,
             therapists=therapists,
             rooms=rooms,
-            rotate=index + position,
+            lead=_lead(index, len(therapists)),
             now=now,
             past=past,
         )
@@ -260,13 +268,12 @@ def _seed_one(*, participant, story, index, diary, therapists, rooms, coordinato
                 by=coordinator,
             )
         if not past:
-            return  # the next session is booked; later ones stay unscheduled
-        if story.get("unlogged"):
-            following = sessions[position + 1] if position + 1 < len(sessions) else None
-            if following is not None:
-                following.refresh_from_db()
-            if following is None or following.target_date >= today:
-                return  # the most recent past session stays booked but unlogged
+            # Book ahead what falls in the next three weeks; later sessions stay to be scheduled.
+            if booked.scheduled_start.astimezone(tz).date() > today + timedelta(days=BOOK_AHEAD_DAYS):
+                return
+            continue
+        if story.get("unlogged") and booked.scheduled_start.astimezone(tz).date() >= today - timedelta(days=4):
+            continue  # happened in the last few days: booked, waiting for its log
         lead = team[0]
         if code in (story.get("missed"), story.get("missed_deviation")) and not rebooked_missed:
             missed = services.log_session(
@@ -304,7 +311,7 @@ def _seed_one(*, participant, story, index, diary, therapists, rooms, coordinato
                 ),
                 therapists=therapists,
                 rooms=rooms,
-                rotate=index,
+                lead=_lead(index, len(therapists)),
                 now=now,
                 past=True,
             )
@@ -359,6 +366,7 @@ def seed_participants(seeded: dict, stdout=None) -> int:
     diary = _Diary()
     now = timezone.now()
     added = 0
+    recent = None
     for site_number, site in enumerate(sorted(sites.values(), key=lambda s: s.code)):
         today = timezone.localdate(now, timezone=site.zone)
         therapists = sorted(
@@ -391,6 +399,17 @@ def seed_participants(seeded: dict, stdout=None) -> int:
                 now=now,
             )
             added += 1
+            if code == RECENT_DEVIATION[0]:
+                # Reported last, so the newest deviation in the demo is an open one.
+                recent = participant
+    if recent is not None:
+        services.record_deviation(
+            participant=recent,
+            session=recent.sessions.get(definition__code=RECENT_DEVIATION[1]),
+            category=Deviation.Category.OTHER,
+            description=RECENT_DEVIATION[2],
+            by=coordinator,
+        )
     if stdout is not None and added:
         stdout.write(f"Added {added} demo participants.\n")
     return added

@@ -437,11 +437,11 @@ def site_week(site: Site, monday: date) -> SiteWeek:
                 hold = CalendarItem(
                     session=session,
                     kind="hold",
-                    time_text=f"until {busy:%H:%M}",
+                    time_text=f"until {busy:%H:%M}" if busy.date() == day else "all day",
                     title=title,
                     phase=phase,
                     url=url,
-                    detail="room hold" if busy.date() == day else "room held all day",
+                    detail="room hold" if busy.date() == day else "room held",
                 )
                 row.cells[days.index(day)].insert(0, hold)
                 by_day[day].insert(0, (session.room, hold))

@@ -24,6 +24,7 @@ PAGES = [
     ("monitor", "/review/monitor/export/deviations.csv"),
     ("monitor", "/review/monitor/export/audit.csv"),
     ("therapist", "feed"),
+    ("therapist", "/review/profile/"),
 ]
 
 
