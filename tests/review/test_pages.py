@@ -212,3 +212,10 @@ def test_monitor_deviation_list_links_to_the_participant_and_session(client, kno
     deviations = page[page.index('id="deviations-heading"') :]
     assert f'href="/participants/{known_state["a"].pk}/#deviations">S01-0001</a>' in deviations
     assert f'href="/sessions/{prep2.pk}/">PREP2</a>' in deviations
+
+
+def test_audit_search_reads_as_stacked_entries_on_a_phone(client, known_state, monitor):
+    client.force_login(monitor)
+    page = body(client.get("/review/monitor/audit/?participant=S01-0001"))
+    # The same stacked layout as the participant page's audit history (app.css .tt-history).
+    assert "tt-history" in page and 'data-label="Reason"' in page and 'data-label="Old → new"' in page
