@@ -70,3 +70,18 @@ def test_a_session_whose_window_has_closed_asks_for_the_deviation_reason_up_fron
     response = client.get(reverse("sessions:schedule", args=[prep1.pk]))
     assert 'name="deviation_reason"' in response.text
     assert "The window closed on" in response.text
+
+
+def test_participant_page_flags_a_booking_left_outside_its_window(
+    client, site, version, coordinator, therapist, co_therapist
+):
+    participant = enrol(site, version, coordinator)
+    book(session_of(participant, "PREP1"), therapists=[therapist], by=coordinator)
+    prep2 = session_of(participant, "PREP2")
+    book(prep2, therapists=[therapist], by=coordinator, day=prep2.window_opens)
+    login(client, coordinator)
+    assert "outside window" not in client.get(reverse("sessions:participant_detail", args=[participant.pk])).text
+    prep1 = session_of(participant, "PREP1")
+    book(prep1, therapists=[co_therapist], by=coordinator, day=prep1.target_date + timedelta(days=3), reason="Moved")
+    page = client.get(reverse("sessions:participant_detail", args=[participant.pk])).text
+    assert page.count("outside window") == 1
