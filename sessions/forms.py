@@ -73,9 +73,12 @@ class EnrollForm(forms.Form):
         help_text="Pseudonymous code, e.g. S01-0007: uppercase letters and digits joined by hyphens. " + NO_IDENTIFIERS,
         error_messages={"invalid": "Use uppercase letters and digits in groups joined by hyphens, e.g. S01-0007."},
     )
-    site = forms.ModelChoiceField(queryset=None, label="Site", help_text="Only sites where you are a coordinator.")
+    site = forms.ModelChoiceField(
+        queryset=None, label="Site", empty_label="Choose a site", help_text="Only sites where you are a coordinator."
+    )
     protocol_version = forms.ModelChoiceField(
         queryset=ProtocolVersion.objects.none(),
+        empty_label="Choose a protocol version",
         label="Protocol version",
         help_text="Only active versions take new participants.",
     )

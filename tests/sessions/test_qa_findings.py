@@ -85,3 +85,12 @@ def test_participant_page_flags_a_booking_left_outside_its_window(
     book(prep1, therapists=[co_therapist], by=coordinator, day=prep1.target_date + timedelta(days=3), reason="Moved")
     page = client.get(reverse("sessions:participant_detail", args=[participant.pk])).text
     assert page.count("outside window") == 1
+
+
+def test_enrol_form_says_what_to_choose_instead_of_dashes(client, site, other_site, version, coordinator):
+    from sessions.models import Membership
+
+    Membership.objects.create(user=coordinator, site=other_site, role="coordinator")
+    login(client, coordinator)
+    page = client.get(reverse("sessions:enroll")).text
+    assert "Choose a site" in page and "Choose a protocol version" in page and "---------" not in page
