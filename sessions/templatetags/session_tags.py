@@ -1,6 +1,7 @@
 """Small template helpers for the session pages."""
 
 from django import template
+from django.utils import timezone
 
 from sessions.models import StudySession
 
@@ -17,3 +18,11 @@ def booked_outside_window(session: StudySession) -> bool:
         return False
     day = session.scheduled_start.astimezone(session.participant.site.zone).date()
     return not session.window_opens <= day <= session.window_closes
+
+
+@register.filter
+def window_closed(session: StudySession) -> bool:
+    """True when the session's window ended before today (site time): any new booking is a deviation."""
+    if session.window_closes is None:
+        return False
+    return session.window_closes < timezone.now().astimezone(session.participant.site.zone).date()

@@ -94,3 +94,17 @@ def test_enrol_form_says_what_to_choose_instead_of_dashes(client, site, other_si
     login(client, coordinator)
     page = client.get(reverse("sessions:enroll")).text
     assert "Choose a site" in page and "Choose a protocol version" in page and "---------" not in page
+
+
+def test_a_missed_session_whose_window_closed_does_not_offer_to_reschedule_inside_it(
+    client, site, version, coordinator, therapist
+):
+    participant = enrol(site, version, coordinator, days_ago=60)
+    prep1 = session_of(participant, "PREP1")
+    book(prep1, therapists=[therapist], by=coordinator, deviation_reason="Booked late for the test")
+    prep1 = session_of(participant, "PREP1")
+    login(client, coordinator)
+    data = {"revision": prep1.revision, "outcome": "missed", "notes": ""}
+    response = client.post(reverse("sessions:log", args=[prep1.pk]), data, follow=True)
+    assert "Reschedule inside the window" not in response.text
+    assert "Reschedule with a deviation reason" in response.text and "Its window closed on" in response.text
