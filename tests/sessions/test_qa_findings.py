@@ -108,3 +108,15 @@ def test_a_missed_session_whose_window_closed_does_not_offer_to_reschedule_insid
     response = client.post(reverse("sessions:log", args=[prep1.pk]), data, follow=True)
     assert "Reschedule inside the window" not in response.text
     assert "Reschedule with a deviation reason" in response.text and "Its window closed on" in response.text
+
+
+def test_out_of_window_deviation_reads_dates_without_leading_zeros(site, version, coordinator, therapist):
+    from sessions.models import Deviation
+
+    participant = enrol(site, version, coordinator)
+    prep1 = session_of(participant, "PREP1")
+    # A first-of-the-month start, well after the window closes.
+    day = (prep1.window_closes + timedelta(days=40)).replace(day=1)
+    result = book(prep1, therapists=[therapist], by=coordinator, day=day, deviation_reason="Participant travelling")
+    description = Deviation.objects.get(pk=result.deviation.pk).description
+    assert f"booked {day:%a} 1 {day:%b %Y}" in description and " 01 " not in description
