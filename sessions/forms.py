@@ -65,8 +65,15 @@ class ParticipantFilterForm(forms.Form):
         self.fields["q"].widget.attrs.update({"placeholder": "e.g. S01-0007", "type": "search"})
 
 
+class StudyCodeField(forms.RegexField):
+    """Typed " s01-0007" means S01-0007: trimmed and upper-cased before the pattern is checked."""
+
+    def to_python(self, value):
+        return super().to_python(value).strip().upper()
+
+
 class EnrollForm(forms.Form):
-    study_code = forms.RegexField(
+    study_code = StudyCodeField(
         regex=STUDY_CODE_PATTERN,
         max_length=20,
         label="Study code",

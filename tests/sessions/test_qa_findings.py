@@ -120,3 +120,14 @@ def test_out_of_window_deviation_reads_dates_without_leading_zeros(site, version
     result = book(prep1, therapists=[therapist], by=coordinator, day=day, deviation_reason="Participant travelling")
     description = Deviation.objects.get(pk=result.deviation.pk).description
     assert f"booked {day:%a} 1 {day:%b %Y}" in description and " 01 " not in description
+
+
+def test_enrol_accepts_a_study_code_typed_in_lower_case(client, site, version, coordinator):
+    from sessions.models import Participant
+
+    login(client, coordinator)
+    data = {"study_code": " s01-0905 ", "site": site.pk, "protocol_version": version.pk}
+    data["enrollment_date"] = today_at(site).isoformat()
+    response = client.post(reverse("sessions:enroll"), data)
+    assert response.status_code == 302
+    assert Participant.objects.filter(study_code="S01-0905").exists()
