@@ -219,3 +219,10 @@ def test_audit_search_reads_as_stacked_entries_on_a_phone(client, known_state, m
     page = body(client.get("/review/monitor/audit/?participant=S01-0001"))
     # The same stacked layout as the participant page's audit history (app.css .tt-history).
     assert "tt-history" in page and 'data-label="Reason"' in page and 'data-label="Old → new"' in page
+
+
+def test_monitor_tables_stack_on_a_phone(client, known_state, monitor, version):
+    client.force_login(monitor)
+    page = body(client.get(f"/review/monitor/?protocol={version.protocol.pk}"))
+    assert page.count("tt-stack") == 2
+    assert 'data-label="Deviation"' in page and 'data-label="Category"' in page
