@@ -206,6 +206,7 @@ class AuditRow:
     action: str
     changes: list[tuple[str, str, str]] = field(default_factory=list)
     reason: str = ""
+    window_move: tuple[str, str, str] | None = None  # (code, old window, new window) of a re-projection
 
 
 class _Names:
@@ -291,7 +292,7 @@ def audit_history(participant: Participant, sessions, deviations) -> list[AuditR
             rows.append(row)
             previous[record.id] = record
     rows.sort(key=lambda row: row.when, reverse=True)
-    return rows
+    return _group_window_moves(rows)
 
 
 def _staff_present_by_record(participant: Participant) -> dict[int, set[int]]:
@@ -339,7 +340,7 @@ def _row(kind, record, before, fields, names, participant, codes) -> AuditRow:
             for f in fields
             if _raw(before, f) != _raw(record, f)
         ]
-    return AuditRow(
+    row = AuditRow(
         when=local,
         who=who,
         subject=_subject(kind, record, participant, codes, names),
@@ -347,3 +348,51 @@ def _row(kind, record, before, fields, names, participant, codes) -> AuditRow:
         changes=changes,
         reason=record.history_change_reason or "",
     )
+    moved = {f.name for f in fields if before is not None and _raw(before, f) != _raw(record, f)}
+    if kind == "session" and action == "Changed" and moved and moved <= WINDOW_FIELDS:
+        row.window_move = (row.subject, _window_text(before), _window_text(record))
+    return row
+
+
+WINDOW_FIELDS = {"target_date", "window_opens", "window_closes"}
+
+
+def _window_text(record) -> str:
+    if record.window_opens is None or record.window_closes is None:
+        return "—"
+    opens, closes, target = record.window_opens, record.window_closes, record.target_date
+    text = f"{opens.day} {opens:%b} – {closes.day} {closes:%b %Y}"
+    return f"{text} (target {target.day} {target:%b})" if target else text
+
+
+def _group_window_moves(rows: list[AuditRow]) -> list[AuditRow]:
+    """One booking re-projects every later window: show that as one entry, not one per session."""
+    grouped: list[AuditRow] = []
+    for row in rows:
+        last = grouped[-1] if grouped else None
+        if (
+            row.window_move
+            and last is not None
+            and last.window_move is not None
+            and (last.who, last.reason) == (row.who, row.reason)
+            and abs((last.when - row.when).total_seconds()) < 60
+        ):
+            last.changes.append(row.window_move)
+            last.subject = "Later windows"
+            continue
+        if row.window_move:
+            row = AuditRow(
+                when=row.when,
+                who=row.who,
+                subject=row.subject,
+                action="Window moved",
+                changes=[row.window_move],
+                reason=row.reason,
+                window_move=row.window_move,
+            )
+        grouped.append(row)
+    for row in grouped:
+        if row.window_move and len(row.changes) > 1:
+            row.action = f"{len(row.changes)} windows moved"
+            row.changes.reverse()  # newest-first put the last session first; show plan order
+    return grouped

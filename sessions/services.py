@@ -480,7 +480,16 @@ def schedule_session(
     try:
         with transaction.atomic():
             _audit(stored, by=by, reason=audit_reason)
-            _write_booking(stored, start=start, end=end, busy_until=busy_until, room=room, therapists=chosen, by=by)
+            _write_booking(
+                stored,
+                start=start,
+                end=end,
+                busy_until=busy_until,
+                room=room,
+                therapists=chosen,
+                by=by,
+                reason=audit_reason,
+            )
             stored.save()
     except IntegrityError as error:
         # A concurrent booking committed between our check and our write: the database
@@ -527,15 +536,15 @@ def _write_booking(
     room: Room,
     therapists: list,
     by: AbstractBaseUser,
+    reason: str,
 ) -> None:
     """Move the therapists' assignments to the new times and set the booking on the (unsaved) session."""
-    reason = f"Booked for {start:%Y-%m-%d %H:%M} UTC"
     current = {a.therapist_id: a for a in session.assignments.filter(is_active=True)}
     wanted = {t.pk: t for t in therapists}
     for therapist_id, assignment in current.items():
         if therapist_id not in wanted:
             assignment.is_active = False
-            _audit(assignment, by=by, reason="Therapist replaced")
+            _audit(assignment, by=by, reason=f"Therapist replaced: {reason}")
             assignment.save(update_fields=["is_active"])
     for therapist_id, therapist in wanted.items():
         assignment = current.get(therapist_id) or Assignment(session=session, therapist=therapist)

@@ -38,6 +38,11 @@ def _is_stale(error: ValidationError) -> bool:
     return isinstance(error, getattr(services, "StaleEdit", ()))
 
 
+def _not_now(request, message: str, back_url: str):
+    """The action does not apply to the record as it stands (e.g. an old link): say so, change nothing."""
+    return render(request, "sessions/not_now.html", {"message": message, "back_url": back_url})
+
+
 def _require_coordinator(user, site_id):
     require_role(user, site_id, Role.COORDINATOR)
 
@@ -132,8 +137,11 @@ def withdraw(request, pk):
     participant = selectors.get_participant_for_user(request.user, pk)
     _require_coordinator(request.user, participant.site_id)
     if not participant.is_active:
-        messages.info(request, f"{participant.study_code} is already {participant.get_status_display().lower()}.")
-        return redirect("sessions:participant_detail", pk=participant.pk)
+        return _not_now(
+            request,
+            f"{participant.study_code} is already {participant.get_status_display().lower()}.",
+            reverse("sessions:participant_detail", args=[participant.pk]),
+        )
     today = timezone.now().astimezone(participant.site.zone).date()
     form = forms.WithdrawForm(request.POST or None, initial={"withdrawn_on": today})
     if request.method == "POST" and form.is_valid():
@@ -183,8 +191,11 @@ def schedule(request, pk):
     participant, site = session.participant, session.participant.site
     _require_coordinator(request.user, participant.site_id)
     if session.status not in (Status.UNSCHEDULED, Status.SCHEDULED, Status.MISSED) or not participant.is_active:
-        messages.info(request, f"{session} is {session.get_status_display().lower()}: it cannot be booked now.")
-        return redirect("sessions:session_detail", pk=session.pk)
+        return _not_now(
+            request,
+            f"{session} is {session.get_status_display().lower()}: it cannot be booked now.",
+            reverse("sessions:session_detail", args=[session.pk]),
+        )
     form = forms.ScheduleForm(
         request.POST or None,
         initial=pages.schedule_initial(session, request.GET),
@@ -233,8 +244,11 @@ def cancel(request, pk):
     session = selectors.get_session_for_user(request.user, pk)
     _require_coordinator(request.user, session.participant.site_id)
     if session.status not in (Status.UNSCHEDULED, Status.SCHEDULED):
-        messages.info(request, f"{session} is {session.get_status_display().lower()}: there is nothing to cancel.")
-        return redirect("sessions:session_detail", pk=session.pk)
+        return _not_now(
+            request,
+            f"{session} is {session.get_status_display().lower()}: there is nothing to cancel.",
+            reverse("sessions:session_detail", args=[session.pk]),
+        )
     form = forms.CancelForm(request.POST or None, initial={"revision": session.revision})
     stale = False
     if request.method == "POST" and form.is_valid():
@@ -259,8 +273,11 @@ def log(request, pk):
     session = selectors.get_session_for_user(request.user, pk)
     _require_logger(request.user, session)
     if session.status not in (Status.SCHEDULED, Status.COMPLETED, Status.MISSED):
-        messages.info(request, f"{session} is {session.get_status_display().lower()}: there is nothing to log.")
-        return redirect("sessions:session_detail", pk=session.pk)
+        return _not_now(
+            request,
+            f"{session} is {session.get_status_display().lower()}: there is nothing to log.",
+            reverse("sessions:session_detail", args=[session.pk]),
+        )
     form = forms.LogForm(
         request.POST or None,
         initial=pages.log_initial(session),
@@ -302,8 +319,7 @@ def sign(request, pk):
     _require_logger(request.user, session)
     if not session.outcome or session.is_signed:
         state = "already signed" if session.is_signed else "not logged yet"
-        messages.info(request, f"{session} is {state}.")
-        return redirect("sessions:session_detail", pk=session.pk)
+        return _not_now(request, f"{session} is {state}.", reverse("sessions:session_detail", args=[session.pk]))
     form = forms.SignForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -351,8 +367,11 @@ def deviation_close(request, pk):
     deviation = get_object_or_404(visible.select_related("participant", "session__definition"), pk=pk)
     _require_coordinator(request.user, deviation.participant.site_id)
     if deviation.status != Deviation.Status.OPEN:
-        messages.info(request, f"This deviation is already {deviation.get_status_display().lower()}.")
-        return redirect("sessions:participant_detail", pk=deviation.participant_id)
+        return _not_now(
+            request,
+            f"This deviation is already {deviation.get_status_display().lower()}.",
+            reverse("sessions:participant_detail", args=[deviation.participant_id]),
+        )
     form = forms.CloseDeviationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         voiding = request.POST.get("action") == "void"

@@ -561,3 +561,30 @@ def test_deviation_refuses_bad_input(site, participant, coordinator):
             session=session_of(other, "PREP1"),
         )
     assert snapshot() == before
+
+
+# ---------------------------------------------------------------------------- participant status and re-projection
+
+
+def test_participant_moves_from_enrolled_to_in_treatment_to_completed(site, coordinator, therapist, co_therapist):
+    participant = enrolled_participant(
+        site, code="S01-0077", by=coordinator, enrollment_date=timezone.localdate() - timedelta(days=150)
+    )
+    assert participant.status == "enrolled"
+    for session in participant.sessions.select_related("definition").order_by("definition__order"):
+        team = [therapist, co_therapist] if session.definition.is_dosing else [therapist]
+        room = site.rooms.get(name="Overnight suite A" if session.definition.is_dosing else "Therapy room 1")
+        booked = book(session, therapists=team, by=coordinator, room=room).session
+        participant.refresh_from_db()
+        assert participant.status == "in_treatment"
+        log(booked, by=therapist, actual_end=booked.scheduled_end)
+    participant.refresh_from_db()
+    assert participant.status == "completed"
+    assert participant.history.latest().history_change_reason == "INT3 logged"
+
+
+def test_reprojection_is_idempotent_and_writes_nothing_when_nothing_moved(participant, coordinator, therapist):
+    book(session_of(participant, "PREP1"), therapists=[therapist], by=coordinator, start=None)
+    before = snapshot()
+    assert services.reproject_participant(participant) == []
+    assert snapshot() == before

@@ -263,6 +263,7 @@ def test_booking_in_window_saves_and_says_which_windows_moved(client, site, coor
     assert session.scheduled_start == datetime.combine(day, time(9), tzinfo=site.zone)
     assert "PREP1 booked for" in response.text
     assert "Later windows moved: PREP2" in response.text
+    assert "8 windows moved" in response.text  # the audit history shows the cascade as one entry
 
 
 def test_a_clash_is_shown_on_the_form_and_nothing_is_written(
@@ -448,8 +449,20 @@ def test_a_missed_session_offers_reschedule_or_deviation(client, coordinator, he
 
 def test_sign_is_refused_before_logging(client, therapist, held_session):
     login(client, therapist)
-    response = client.get(reverse("sessions:sign", args=[held_session.pk]))
-    assert response.status_code == 302
+    url = reverse("sessions:sign", args=[held_session.pk])
+    for response in (client.get(url), client.post(url, {"password": PASSWORD})):
+        assert response.status_code == 200 and "not logged yet" in response.text
+        assert 'name="password"' not in response.text
+    assert not StudySession.objects.get(pk=held_session.pk).is_signed
+
+
+def test_an_old_link_to_close_a_closed_deviation_explains_and_changes_nothing(client, coordinator, deviation):
+    services.close_deviation(deviation=deviation, resolution="Re-trained.", by=coordinator)
+    login(client, coordinator)
+    response = client.post(reverse("sessions:deviation_close", args=[deviation.pk]), {"resolution": "Again."})
+    assert response.status_code == 200 and "already closed" in response.text
+    deviation.refresh_from_db()
+    assert deviation.resolution == "Re-trained."
 
 
 # ----------------------------------------------------------------------------- deviations and withdrawal
