@@ -131,3 +131,13 @@ def test_enrol_accepts_a_study_code_typed_in_lower_case(client, site, version, c
     response = client.post(reverse("sessions:enroll"), data)
     assert response.status_code == 302
     assert Participant.objects.filter(study_code="S01-0905").exists()
+
+
+def test_cancel_page_says_cancelling_is_final_and_offers_to_reschedule(client, site, version, coordinator, therapist):
+    participant = enrol(site, version, coordinator)
+    prep1 = session_of(participant, "PREP1")
+    book(prep1, therapists=[therapist], by=coordinator)
+    login(client, coordinator)
+    page = client.get(reverse("sessions:cancel", args=[prep1.pk])).text
+    assert "Cancelling is final" in page
+    assert f'href="{reverse("sessions:schedule", args=[prep1.pk])}">reschedule it</a>' in page
