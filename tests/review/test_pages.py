@@ -226,3 +226,20 @@ def test_monitor_tables_stack_on_a_phone(client, known_state, monitor, version):
     page = body(client.get(f"/review/monitor/?protocol={version.protocol.pk}"))
     assert page.count("tt-stack") == 2
     assert 'data-label="Deviation"' in page and 'data-label="Category"' in page
+
+
+def test_audit_search_finds_a_person_by_the_name_the_pages_show(client, known_state, monitor, coordinator):
+    from sessions import services
+
+    services.record_deviation(
+        participant=known_state["b"], category="other", description="Started late.", by=coordinator
+    )
+    client.force_login(monitor)
+    by_login = client.get(f"/review/monitor/audit/?user={coordinator.username}").context["events"]
+    assert by_login and {e.user for e in by_login} == {coordinator.username}
+    # The participant page shows "Alice Tester": typing that (any case, extra spaces) finds the same events.
+    by_name = client.get("/review/monitor/audit/?user=alice++TESTER").context["events"]
+    assert [(e.when, e.record) for e in by_name] == [(e.when, e.record) for e in by_login]
+    csv = body(client.get("/review/monitor/export/audit.csv?user=Alice+Tester"))
+    assert len(csv.strip().splitlines()) == len(by_login) + 1
+    assert client.get("/review/monitor/audit/?user=Nobody+Here").context["events"] == []
