@@ -243,3 +243,9 @@ def test_audit_search_finds_a_person_by_the_name_the_pages_show(client, known_st
     csv = body(client.get("/review/monitor/export/audit.csv?user=Alice+Tester"))
     assert len(csv.strip().splitlines()) == len(by_login) + 1
     assert client.get("/review/monitor/audit/?user=Nobody+Here").context["events"] == []
+
+
+def test_audit_rows_link_to_the_participant_history(client, known_state, monitor):
+    client.force_login(monitor)
+    page = body(client.get("/review/monitor/audit/?participant=S01-0001"))
+    assert f'href="/participants/{known_state["a"].pk}/#history-heading">S01-0001</a>' in page
