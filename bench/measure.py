@@ -19,7 +19,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-# (key, title, user, how to build the URL); build(fixture) returns a path, or None when the page is missing.
+# (key, title, who requests it); page_urls() builds each URL, None when the page is missing.
 PAGES = [
     ("bare", "Bare floor: 'ok' without a template", "coordinator"),
     ("floor", "Floor: empty page in the layout", "coordinator"),

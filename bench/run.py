@@ -152,7 +152,7 @@ def parse_wrk(text: str) -> dict:
         return round(amount * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit], 2)
 
     result = {"requests_per_s": float(re.search(r"Requests/sec:\s+([\d.]+)", text)[1])}
-    for share, value in re.findall(r"^\s+(50|75|90|99)%\s+(\S+)$", text, re.M):
+    for share, value in re.findall(r"^\s*(50|75|90|99)%\s+([\d.]+(?:us|ms|s|m))\s*$", text, re.M):
         result[f"p{share}_ms"] = number_ms(value)
     requests = re.search(r"(\d+) requests in ([\d.]+\w+)", text)
     result["requests"] = int(requests[1])
@@ -202,19 +202,36 @@ def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
 
-def report(rounds: dict[int, dict], load: dict | None) -> tuple[str, bool]:
+def machine(server: str, loads: list[tuple[float, float, float]]) -> str:
+    import django
+    import psycopg
+
+    with admin_connection(server) as conn:
+        version = conn.execute("SHOW server_version").fetchone()[0]
+    averages = ", ".join(f"{one:.1f}" for one, _, _ in loads)
+    return (
+        f"Machine: {os.cpu_count()} CPUs, 1-minute load average {averages} at the start of each phase "
+        f"(the machine is shared); PostgreSQL {version}, Django {django.get_version()}, psycopg {psycopg.__version__}, "
+        f"Python {sys.version.split()[0]}; DEBUG=0, in-process test Client"
+    )
+
+
+def report(rounds: dict[int, dict], load: dict | None, header: str = "") -> tuple[str, bool]:
     sizes = sorted(rounds)
     small, large = sizes[0], sizes[-1]
     lines = []
     out = lines.append
     out("TrialTracker benchmark")
     out("=" * 22)
+    if header:
+        out(header)
     for n in sizes:
         seeded = rounds[n]["seeded"]
         out(
             f"N={n:,}: seeded {seeded['participants']:,} participants, {seeded['sessions']:,} sessions, "
             f"{seeded['assignments']:,} assignments, {seeded['deviations']:,} deviations "
-            f"in {seeded['seconds']:.1f} s (participant page: {rounds[n]['fixture']['participant']})"
+            f"in {seeded['seconds']:.1f} s, {seeded.get('write_seconds', 0):.1f} s of it writing "
+            f"(participant page: {rounds[n]['fixture']['participant']})"
         )
     out("")
     header = f"{'page':<42}" + "".join(f"{f'N={n:,}':>34}" for n in sizes)
@@ -291,9 +308,12 @@ def report(rounds: dict[int, dict], load: dict | None) -> tuple[str, bool]:
         )
         for key in ("home", "floor"):
             result = load[key]
+            shares = ", ".join(
+                f"p{share} {result[f'p{share}_ms']:.1f} ms" if f"p{share}_ms" in result else f"p{share} n/a"
+                for share in (50, 75, 90, 99)
+            )
             out(
-                f"  {key:<6} {result['requests_per_s']:8.1f} req/s   latency p50 {result['p50_ms']:.1f} ms, "
-                f"p75 {result['p75_ms']:.1f} ms, p90 {result['p90_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms   "
+                f"  {key:<6} {result['requests_per_s']:8.1f} req/s   latency {shares}   "
                 f"({result['requests']:,} requests, {result['non_2xx']} non-2xx"
                 f"{', socket errors ' + result['socket_errors'] if result['socket_errors'] else ''})"
             )
@@ -320,7 +340,9 @@ def main(argv=None) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     rounds = {}
     env = None
+    loads = []
     for n in sizes:
+        loads.append(os.getloadavg())
         name = f"{args.prefix}_{n}"
         env = bench_env(f"{args.server}/{name}")
         print(f"--- N={n:,}: database {name}", file=sys.stderr)
@@ -331,11 +353,12 @@ def main(argv=None) -> None:
         rounds[n] = measure(env, n, args)
     load = None
     if not args.no_load:
+        loads.append(os.getloadavg())
         print(f"--- load test on N={sizes[-1]:,}", file=sys.stderr)
         load = load_test(env, rounds[sizes[-1]]["cookie"], args)
-    text, ok = report(rounds, load)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     (RESULTS / f"run-{stamp}.json").write_text(json.dumps({"rounds": rounds, "load": load}, indent=2))
+    text, ok = report(rounds, load, machine(args.server, loads))
     (RESULTS / f"run-{stamp}.txt").write_text(text + "\n")
     print(text)
     if args.drop:

@@ -30,6 +30,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -204,9 +205,13 @@ def run_round(browsers, scenario, number, rooms_mode, therapists_mode, stagger) 
     barrier = threading.Barrier(len(forms))
     outcomes: list[tuple[str, int, str] | None] = [None] * len(forms)
 
+    spans: list[tuple[float, float]] = [(0.0, 0.0)] * len(forms)
+
     def fire(index, browser, path, data):
         barrier.wait()
+        began = time.monotonic()
         status, headers, page = browser.request(path, data)
+        spans[index] = (began, time.monotonic())
         if status == 302:
             outcomes[index] = (browser.base, status, "booked")
         elif status == 200:
@@ -219,7 +224,9 @@ def run_round(browsers, scenario, number, rooms_mode, therapists_mode, stagger) 
         thread.start()
     for thread in threads:
         thread.join()
-    return {"outcomes": outcomes, "booked": sum(1 for o in outcomes if o[2] == "booked")}
+    # How many of the POSTs were in flight at the same moment (at most: all of them).
+    in_flight = max(sum(1 for start, end in spans if start <= moment < end) for moment, _ in spans)
+    return {"outcomes": outcomes, "booked": sum(1 for o in outcomes if o[2] == "booked"), "in_flight": in_flight}
 
 
 OVERLAPS_SQL = {
@@ -301,7 +308,10 @@ def main(argv=None) -> None:
             good = result["booked"] == 1 and all(o[1] in (200, 302) for o in result["outcomes"])
             ok &= good
             lines.append("")
-            lines.append(f"Round {number + 1}: {title}: {result['booked']} booked [{'PASS' if good else 'FAIL'}]")
+            lines.append(
+                f"Round {number + 1}: {title}: {result['booked']} booked, {result['in_flight']} of {ROUND_SIZE} "
+                f"requests in flight at once [{'PASS' if good else 'FAIL'}]"
+            )
             for base, status, text in result["outcomes"]:
                 lines.append(f"  {base[-4:]}  {status}  {text[:150]}")
             by_server = Counter(base[-4:] for base, _, text in result["outcomes"] if text == "booked")

@@ -14,6 +14,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from django.core.paginator import Page, Paginator
+from django.db import connection
 from django.db.models import Count, F, QuerySet
 from django.http import Http404
 
@@ -27,6 +28,8 @@ from sessions.timeline import cross_path
 
 REVIEW_ROLES = (Role.MONITOR, Role.COORDINATOR)
 LANES_PER_PAGE = 25
+# A trial of thousands has thousands out of window: rendering every row took a second (bench/run.py).
+OUT_OF_WINDOW_SHOWN = 50
 PHASES = [phase.value for phase in SessionDefinition.Phase]
 PHASE_LABELS = dict(SessionDefinition.Phase.choices)
 
@@ -159,6 +162,16 @@ class Adherence:
     phases: list[PhaseCompletion]
     open_deviations: int
     out_of_window: list[OutOfWindow] = field(default_factory=list)
+    shown_limit: int | None = OUT_OF_WINDOW_SHOWN
+
+    @property
+    def out_of_window_shown(self) -> list[OutOfWindow]:
+        """The first rows of the table; all of them on request (?out=all) and in the sessions CSV."""
+        return self.out_of_window if self.shown_limit is None else self.out_of_window[: self.shown_limit]
+
+    @property
+    def out_of_window_hidden(self) -> int:
+        return len(self.out_of_window) - len(self.out_of_window_shown)
 
     @property
     def in_window_percent(self) -> int | None:
@@ -203,6 +216,10 @@ def adherence(participants: QuerySet[Participant]) -> Adherence:
         .exclude(status=Deviation.Status.VOIDED)
         .values_list("session_id", flat=True)
     )
+    if connection.vendor == "postgresql":  # the same figures, summed by the database (bench/run.py)
+        from sessions.review import adherence_pg
+
+        return adherence_pg.adherence(participants, documented)
     zones: dict[str, ZoneInfo] = {}
     took_place = in_window = 0
     planned: dict[str, int] = defaultdict(int)
@@ -456,7 +473,7 @@ class MonitorReview:
     status_counts: list[tuple[str, str, int]]
 
 
-def monitor_review(review: ReviewFilter, *, page_number) -> MonitorReview:
+def monitor_review(review: ReviewFilter, *, page_number, all_out_of_window: bool = False) -> MonitorReview:
     participants = review.participants()
     paginator = Paginator(participants.select_related("site").order_by("study_code"), LANES_PER_PAGE)
     page = paginator.get_page(page_number)
@@ -495,12 +512,15 @@ def monitor_review(review: ReviewFilter, *, page_number) -> MonitorReview:
         .annotate(n=Count("pk"))
         .values_list("status", "n")
     )
+    figures = adherence(participants)
+    if all_out_of_window:
+        figures.shown_limit = None
     return MonitorReview(
         filter=review,
         page=page,
         wide=swimlanes(page, by_participant, span, WIDE, "lanes-wide"),
         narrow=swimlanes(page, by_participant, span, NARROW, "lanes-narrow"),
-        adherence=adherence(participants),
+        adherence=figures,
         deviations=list(deviations[:50]),
         deviation_count=deviations.count(),
         span_weeks=math.ceil(span / 7),

@@ -98,7 +98,11 @@ def monitor_review_page(request):
         status=request.GET.get("status", ""),
     )
     context = {
-        "review": monitor_review(review, page_number=request.GET.get("page")) if review else None,
+        "review": monitor_review(
+            review, page_number=request.GET.get("page"), all_out_of_window=request.GET.get("out") == "all"
+        )
+        if review
+        else None,
         "protocols": list(review_protocols(request.user)),
         "sites": list(Site.objects.filter(pk__in=review_site_ids(request.user)).order_by("code")),
         "statuses": Participant.Status.choices,
