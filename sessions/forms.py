@@ -160,6 +160,11 @@ class ScheduleForm(RevisionForm):
         required = self.session.definition.therapists_required
         if therapists is not None and len(therapists) < required:
             self.add_error("therapists", f"Choose {required} therapists: {self.session.definition.code} needs them.")
+        if self.rescheduling and self._unchanged(data):
+            raise forms.ValidationError(
+                "Nothing changed: it is already booked then, in that room, with those therapists. "
+                "Choose a new day, time, room or therapists — or go back."
+            )
         opens, closes = self.session.window_opens, self.session.window_closes
         if day is not None and opens and closes and not opens <= day <= closes:
             self.needs_deviation = True
@@ -170,6 +175,13 @@ class ScheduleForm(RevisionForm):
                     "Give a deviation reason to book it anyway, or choose a day inside the window.",
                 )
         return data
+
+    def _unchanged(self, data) -> bool:
+        """A "reschedule" to the very same booking would only add noise to the audit trail."""
+        if data.get("start") != self.session.scheduled_start or data.get("room") != self.session.room:
+            return False
+        current = set(self.session.assignments.filter(is_active=True).values_list("therapist_id", flat=True))
+        return {person.pk for person in data.get("therapists") or []} == current
 
 
 class CancelForm(RevisionForm):

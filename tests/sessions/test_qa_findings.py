@@ -141,3 +141,24 @@ def test_cancel_page_says_cancelling_is_final_and_offers_to_reschedule(client, s
     page = client.get(reverse("sessions:cancel", args=[prep1.pk])).text
     assert "Cancelling is final" in page
     assert f'href="{reverse("sessions:schedule", args=[prep1.pk])}">reschedule it</a>' in page
+
+
+def test_rescheduling_to_the_same_booking_is_refused_and_writes_nothing(client, site, version, coordinator, therapist):
+    from sessions.models import StudySession
+
+    participant = enrol(site, version, coordinator)
+    prep1 = session_of(participant, "PREP1")
+    book(prep1, therapists=[therapist], by=coordinator)
+    prep1 = session_of(participant, "PREP1")
+    before = StudySession.history.count()
+    login(client, coordinator)
+    same = schedule_data(
+        prep1,
+        day=prep1.target_date,
+        room=site.rooms.get(name="Therapy room 1"),
+        therapists=[therapist],
+        reason="Just checking",
+    )
+    response = client.post(reverse("sessions:schedule", args=[prep1.pk]), same)
+    assert response.status_code == 200 and "Nothing changed" in response.text
+    assert StudySession.history.count() == before
