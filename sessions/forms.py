@@ -39,6 +39,19 @@ def reason_field(label, *, required=True, help_text=REASON_HELP):
 class StaffChoiceField(forms.ModelMultipleChoiceField):
     widget = forms.CheckboxSelectMultiple
 
+    def _check_values(self, value):
+        # An id beyond the database's integer range would crash the `__in` query (a 500): refuse it here.
+        for pk in value:
+            try:
+                in_range = 0 < int(str(pk)) < 2**63
+            except (TypeError, ValueError):
+                in_range = False
+            if not in_range:
+                raise forms.ValidationError(
+                    self.error_messages["invalid_pk_value"], code="invalid_pk_value", params={"pk": pk}
+                )
+        return super()._check_values(value)
+
     def label_from_instance(self, obj):
         return obj.get_full_name() or obj.username
 

@@ -12,6 +12,13 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 PASSWORD = "correct-horse-battery-staple"
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """PBKDF2 at full strength costs a fraction of a second per user and per sign-in; the suite makes
+    thousands. Production keeps Django's default hashers (tests/trialtracker/test_settings.py)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def make_user(username, *, site=None, role=None, **extra):
     from sessions.models import Membership
 

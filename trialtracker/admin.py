@@ -8,6 +8,7 @@ from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 
 from trialtracker.account_log import TRACKED_ACCOUNT_FIELDS, account_snapshot, describe_changes, record_account_change
 from trialtracker.models import AccountChange
+from trialtracker.security import BoundedModelMultipleChoiceField
 
 User = get_user_model()
 
@@ -78,6 +79,20 @@ class UserAdmin(DjangoUserAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        kwargs.setdefault("form_class", BoundedModelMultipleChoiceField)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def user_change_password(self, request, id, form_url=""):
+        response = super().user_change_password(request, id, form_url)
+        if request.method == "POST" and response.status_code == 302:
+            account = User.objects.get(pk=id)
+            change = (
+                "password set by an administrator" if account.has_usable_password() else "password sign-in disabled"
+            )
+            record_account_change(account=account, by=request.user, changes=[change], reason="Set in the admin")
+        return response
 
     def save_model(self, request, obj, form, change):
         request._account_before = account_snapshot(User.objects.get(pk=obj.pk)) if change else {}

@@ -5,6 +5,7 @@ A monitor will paste anything into a form. These refuse what a trial record must
 saving gap, or one that happens twice), each with a message a coordinator can act on.
 """
 
+import re
 import unicodedata
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -14,6 +15,12 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 ALLOWED_MULTILINE = {"\n", "\t"}
+# A number followed by a mass or volume unit: "120 mg", "1.5mg", "80 µg", "2 ml". Rule 1 of the app: no dose
+# amounts are recorded anywhere, not even in free-text notes.
+DOSE_AMOUNT = re.compile(
+    r"(?<![\w.,])\d+(?:[.,]\d+)?\s*(?:mg|mcg|µg|μg|ug|ml|milligrams?|micrograms?|millilitres?|milliliters?)(?![a-z])",
+    re.IGNORECASE,
+)
 
 
 def clean_text(value: str | None, *, max_length: int, multiline: bool = False) -> str:
@@ -30,6 +37,13 @@ def clean_text(value: str | None, *, max_length: int, multiline: bool = False) -
                 f"Remove the control or invisible character U+{ord(char):04X}{where}; plain text only.",
                 code="control_character",
             )
+    amount = DOSE_AMOUNT.search(text)
+    if amount:
+        raise ValidationError(
+            f"Remove “{amount.group(0)}”: TrialTracker records no dose amounts. The trial protocol and the "
+            "site's investigational-product records hold those.",
+            code="dose_amount",
+        )
     if len(text) > max_length:
         raise ValidationError(
             f"Keep this to {max_length} characters (it has {len(text)}).",

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET
 from sessions.access import Role, roles_by_site, user_roles
 from sessions.models import Site
 from sessions.review import selectors as review_selectors
+from trialtracker.security import LoginForm
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ def home(request):
 
 
 class LoginView(auth_views.LoginView):
+    form_class = LoginForm
     redirect_authenticated_user = True
 
     def get_context_data(self, **kwargs):

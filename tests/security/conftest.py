@@ -15,9 +15,3 @@ def world(site, other_site, coordinator, therapist, co_therapist, monitor, outsi
         outsider=outsider,
         admin_user=admin_user,
     )
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    """PBKDF2 at full strength costs half a second per user; these suites create many."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

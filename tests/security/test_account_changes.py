@@ -198,3 +198,15 @@ def test_change_log_page_and_csv_show_every_change(client, admin_user, newcomer,
 def test_change_log_is_for_administrators_only(client, request, who, url):
     client.force_login(request.getfixturevalue(who))
     assert client.get(url).status_code == 403
+
+
+@pytest.mark.django_db
+def test_an_administrator_setting_a_password_is_logged(client, admin_user, therapist):
+    client.force_login(admin_user)
+    response = client.post(
+        f"/admin/auth/user/{therapist.pk}/password/",
+        {"usable_password": "true", "password1": "a-new-long-passphrase-41", "password2": "a-new-long-passphrase-41"},
+    )
+    assert response.status_code == 302
+    change = AccountChange.objects.get(account=therapist)
+    assert (change.change, change.by) == ("password set by an administrator", admin_user)

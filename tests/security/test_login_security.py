@@ -173,3 +173,17 @@ def test_logout_needs_the_csrf_token(coordinator):
     strict.force_login(coordinator)
     assert strict.post("/accounts/logout/").status_code == 403
     assert strict.get("/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_runaway_username_or_user_agent_is_refused_not_a_500(client, coordinator):
+    response = client.post(
+        LOGIN,
+        {"username": "x" * 5000, "password": "p"},
+        REMOTE_ADDR="10.0.8.1",
+        HTTP_USER_AGENT="agent" * 1000,
+    )
+    assert response.status_code == 200
+    assert "correct username and password" in response.content.decode()
+    response = client.post(LOGIN, {"username": "alice", "password": "p"}, HTTP_USER_AGENT="agent" * 1000)
+    assert response.status_code == 200

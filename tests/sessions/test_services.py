@@ -417,6 +417,14 @@ def test_log_refuses_end_before_start_and_future_times(held_session, therapist):
     assert snapshot() == before
 
 
+def test_notes_never_hold_a_dose_amount(held_session, therapist):
+    before = snapshot()
+    with refused() as error:
+        log(held_session, by=therapist, notes="Supplemental 60 mg given at 12:30.")
+    assert "records no dose amounts" in str(error.value.message_dict["notes"])
+    assert snapshot() == before
+
+
 def test_only_assigned_staff_or_a_coordinator_may_log(held_session, third_therapist, coordinator):
     with refused(PermissionDenied):
         log(held_session, by=third_therapist)

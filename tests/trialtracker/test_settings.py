@@ -95,3 +95,17 @@ def test_bad_database_url_stops_with_clear_message():
     result = _manage(["check"], {**PRODUCTION_ENV, "DATABASE_URL": "mysql://x@y/z"})
     assert result.returncode != 0
     assert "DATABASE_URL scheme 'mysql' is not supported" in result.stderr
+
+
+def test_production_keeps_djangos_strong_password_hashers():
+    """The suite swaps in a fast hasher (tests/conftest.py); the app itself must not."""
+    from django.conf import global_settings
+
+    import trialtracker.settings as app_settings
+
+    hashers = getattr(app_settings, "PASSWORD_HASHERS", global_settings.PASSWORD_HASHERS)
+    assert hashers[0] in (
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+        "django.contrib.auth.hashers.Argon2PasswordHasher",
+        "django.contrib.auth.hashers.ScryptPasswordHasher",
+    )

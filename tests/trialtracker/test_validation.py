@@ -83,3 +83,14 @@ def test_plausible_dates():
         check_plausible_date(date(1926, 12, 1), label="Start", today=today)
     with pytest.raises(ValidationError, match="years ahead"):
         check_plausible_date(date(2062, 12, 1), label="Start", today=today)
+
+
+@pytest.mark.parametrize("text", ["Gave 120 mg at 10:00", "1.5mg", "80 µg", "top-up 2 ml"])
+def test_clean_text_refuses_dose_amounts(text):
+    with pytest.raises(ValidationError, match="records no dose amounts"):
+        clean_text(text, max_length=200, multiline=True)
+
+
+@pytest.mark.parametrize("text", ["Session ran 90 minutes", "DOSE2 went as planned", "Room 12 was used", "img"])
+def test_clean_text_keeps_ordinary_numbers(text):
+    assert clean_text(text, max_length=200) == text
