@@ -162,3 +162,17 @@ def test_rescheduling_to_the_same_booking_is_refused_and_writes_nothing(client, 
     response = client.post(reverse("sessions:schedule", args=[prep1.pk]), same)
     assert response.status_code == 200 and "Nothing changed" in response.text
     assert StudySession.history.count() == before
+
+
+def test_free_times_offer_a_therapy_room_not_the_overnight_suite_for_a_short_session(
+    client, site, version, coordinator, therapist, co_therapist
+):
+    other = enrol(site, version, coordinator, code="S01-0002", days_ago=40)
+    dose1 = session_of(other, "DOSE1")
+    suite = site.rooms.get(name="Overnight suite A")
+    book(dose1, therapists=[therapist, co_therapist], by=coordinator, room=suite, deviation_reason="Test setup")
+    participant = enrol(site, version, coordinator)
+    prep1 = session_of(participant, "PREP1")
+    login(client, coordinator)
+    slots = client.get(reverse("sessions:schedule", args=[prep1.pk])).context["slots"]
+    assert slots and all(slot.room.name == "Therapy room 1" for slot in slots)
