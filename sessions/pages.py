@@ -111,7 +111,8 @@ def log_initial(session: StudySession) -> dict:
     attended = list(session.attended_by.all()) if session.outcome else active_therapists(session)
     initial = {
         "revision": session.revision,
-        "outcome": session.outcome or StudySession.Outcome.COMPLETED,
+        # No default outcome: a hurried save must not record the plan as what happened.
+        "outcome": session.outcome,
         "attended_by": [user.pk for user in attended],
         "notes": session.notes,
     }

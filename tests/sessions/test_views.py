@@ -430,6 +430,18 @@ def test_log_sign_and_correct(client, therapist, held_session):
     assert "Wrong end time." in history.text
 
 
+def test_log_form_makes_the_person_choose_the_outcome(client, therapist, held_session):
+    login(client, therapist)
+    url = reverse("sessions:log", args=[held_session.pk])
+    radios = re.findall(r'<input[^>]*name="outcome"[^>]*>', client.get(url).content.decode())
+    assert len(radios) == 3 and not any("checked" in radio for radio in radios)
+    data = log_data(held_session)
+    del data["outcome"]
+    response = client.post(url, data)
+    assert response.status_code == 200 and "This field is required" in response.text
+    assert StudySession.objects.get(pk=held_session.pk).status == "scheduled"
+
+
 def test_log_refuses_an_end_before_the_start_and_writes_nothing(client, therapist, held_session):
     login(client, therapist)
     data = log_data(held_session)
