@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from django.core.paginator import Page, Paginator
 from django.db import connection
-from django.db.models import Count, F, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, QuerySet, Subquery
 from django.http import Http404
 
 from protocols.models import Protocol, SessionDefinition
@@ -41,8 +41,9 @@ def review_site_ids(user) -> list[int]:
 def review_protocols(user) -> QuerySet[Protocol]:
     """Protocols with participants at the user's review sites (every protocol when none has any yet)."""
     site_ids = review_site_ids(user)
-    with_participants = Protocol.objects.filter(participants__site_id__in=site_ids).distinct().order_by("code")
-    return with_participants
+    # EXISTS stops at each protocol's first participant; a join + DISTINCT read all of them.
+    with_participants = Participant.objects.filter(protocol=OuterRef("pk"), site_id__in=site_ids)
+    return Protocol.objects.filter(Exists(with_participants)).order_by("code")
 
 
 @dataclass
@@ -51,6 +52,7 @@ class ReviewFilter:
     sites: list[Site]
     site: Site | None
     status: str
+    protocols: list[Protocol] = field(default_factory=list)  # every protocol the user may pick
 
     def participants(self) -> QuerySet[Participant]:
         queryset = Participant.objects.filter(protocol=self.protocol, site__in=[s.pk for s in self.sites])
@@ -100,7 +102,7 @@ def review_filter(user, *, protocol_id, site_code, status) -> ReviewFilter | Non
         return None
     if status not in Participant.Status.values:
         status = ""
-    return ReviewFilter(protocol=protocol, sites=sites, site=site, status=status)
+    return ReviewFilter(protocol=protocol, sites=sites, site=site, status=status, protocols=protocols)
 
 
 # --- adherence -------------------------------------------------------------------------
@@ -500,11 +502,14 @@ def monitor_review(review: ReviewFilter, *, page_number, all_out_of_window: bool
     for definition in definitions:
         plans[definition.version_id].append(definition.as_planned())
     span = max([nominal_span_days(plan) for plan in plans.values()] or [0]) + 21
-    deviations = (
-        Deviation.objects.filter(participant__in=participants)
-        .exclude(status=Deviation.Status.VOIDED)
+    deviations = Deviation.objects.filter(participant__in=participants).exclude(status=Deviation.Status.VOIDED)
+    # The 50 newest chosen by id first, then joined: joining every deviation to its session,
+    # participant and reporter before the sort read all 90,000 sessions at N=10,000 (~30 ms).
+    newest = Subquery(deviations.order_by("-reported_at", "-pk").values("pk")[:50])
+    shown = (
+        Deviation.objects.filter(pk__in=newest)
         .select_related("participant__site", "session__definition", "reported_by")
-        .order_by("-reported_at")
+        .order_by("-reported_at", "-pk")
     )
     counts = dict(
         Participant.objects.filter(protocol=review.protocol, site__in=[s.pk for s in review.sites])
@@ -521,7 +526,7 @@ def monitor_review(review: ReviewFilter, *, page_number, all_out_of_window: bool
         wide=swimlanes(page, by_participant, span, WIDE, "lanes-wide"),
         narrow=swimlanes(page, by_participant, span, NARROW, "lanes-narrow"),
         adherence=figures,
-        deviations=list(deviations[:50]),
+        deviations=list(shown),
         deviation_count=deviations.count(),
         span_weeks=math.ceil(span / 7),
         status_counts=[(value, label, counts.get(value, 0)) for value, label in Participant.Status.choices],
