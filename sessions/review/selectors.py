@@ -68,7 +68,7 @@ def _sessions_for_sites(site_ids) -> QuerySet[StudySession]:
 def _active_assignments() -> Prefetch:
     return Prefetch(
         "assignments",
-        queryset=Assignment.objects.filter(is_active=True).select_related("therapist"),
+        queryset=Assignment.objects.filter(is_active=True).select_related("therapist").order_by("pk"),
         to_attr="active_assignments",
     )
 
