@@ -78,17 +78,27 @@ class ParticipantFilterForm(forms.Form):
         self.fields["q"].widget.attrs.update({"placeholder": "e.g. S01-0007", "type": "search"})
 
 
+class StudyCodeField(forms.RegexField):
+    """Typed " s01-0007" means S01-0007: trimmed and upper-cased before the pattern is checked."""
+
+    def to_python(self, value):
+        return super().to_python(value).strip().upper()
+
+
 class EnrollForm(forms.Form):
-    study_code = forms.RegexField(
+    study_code = StudyCodeField(
         regex=STUDY_CODE_PATTERN,
         max_length=20,
         label="Study code",
         help_text="Pseudonymous code, e.g. S01-0007: uppercase letters and digits joined by hyphens. " + NO_IDENTIFIERS,
         error_messages={"invalid": "Use uppercase letters and digits in groups joined by hyphens, e.g. S01-0007."},
     )
-    site = forms.ModelChoiceField(queryset=None, label="Site", help_text="Only sites where you are a coordinator.")
+    site = forms.ModelChoiceField(
+        queryset=None, label="Site", empty_label="Choose a site", help_text="Only sites where you are a coordinator."
+    )
     protocol_version = forms.ModelChoiceField(
         queryset=ProtocolVersion.objects.none(),
+        empty_label="Choose a protocol version",
         label="Protocol version",
         help_text="Only active versions take new participants.",
     )
@@ -144,8 +154,11 @@ class ScheduleForm(RevisionForm):
         if self.rescheduling:
             self.fields["reason"].required = True
             self.fields["reason"].help_text = "Required when moving a booking. " + REASON_HELP
+        # Once the window has closed any booking is a deviation: ask for the reason up front.
+        today = timezone.now().astimezone(self.site.zone).date()
+        self.window_closed = session.window_closes is not None and session.window_closes < today
         # Shown when the start falls outside the window, or when the service asks for it.
-        self.needs_deviation = bool(self.data.get(self.add_prefix("deviation_reason")))
+        self.needs_deviation = self.window_closed or bool(self.data.get(self.add_prefix("deviation_reason")))
 
     def clean(self):
         data = super().clean()
@@ -160,6 +173,11 @@ class ScheduleForm(RevisionForm):
         required = self.session.definition.therapists_required
         if therapists is not None and len(therapists) < required:
             self.add_error("therapists", f"Choose {required} therapists: {self.session.definition.code} needs them.")
+        if self.rescheduling and self._unchanged(data):
+            raise forms.ValidationError(
+                "Nothing changed: it is already booked then, in that room, with those therapists. "
+                "Choose a new day, time, room or therapists — or go back."
+            )
         opens, closes = self.session.window_opens, self.session.window_closes
         if day is not None and opens and closes and not opens <= day <= closes:
             self.needs_deviation = True
@@ -170,6 +188,13 @@ class ScheduleForm(RevisionForm):
                     "Give a deviation reason to book it anyway, or choose a day inside the window.",
                 )
         return data
+
+    def _unchanged(self, data) -> bool:
+        """A "reschedule" to the very same booking would only add noise to the audit trail."""
+        if data.get("start") != self.session.scheduled_start or data.get("room") != self.session.room:
+            return False
+        current = set(self.session.assignments.filter(is_active=True).values_list("therapist_id", flat=True))
+        return {person.pk for person in data.get("therapists") or []} == current
 
 
 class CancelForm(RevisionForm):

@@ -134,6 +134,17 @@ def slot_links(session: StudySession, slots) -> list[SlotLink]:
     links = []
     base = reverse("sessions:schedule", args=[session.pk])
     needed = session.definition.therapists_required
+    # Rooms the site uses for sessions with a room hold (the overnight suites): offer those for such
+    # sessions, and the other rooms first for short ones, so a preparation session does not take the
+    # suite a dosing session needs.
+    hold_needed = session.definition.room_hold_hours > 0
+    hold_rooms = set(
+        StudySession.objects.filter(
+            participant__site_id=session.participant.site_id, definition__room_hold_hours__gt=0, room__isnull=False
+        )
+        .values_list("room_id", flat=True)
+        .distinct()
+    )
     for slot in list(slots or [])[:8]:
         start = getattr(slot, "start", slot)
         if not isinstance(start, datetime):
@@ -141,7 +152,8 @@ def slot_links(session: StudySession, slots) -> list[SlotLink]:
         local = _local(start, session)
         query = [("day", local.date().isoformat()), ("start_time", local.strftime("%H:%M"))]
         rooms = getattr(slot, "rooms", ())
-        room = rooms[0] if rooms else None
+        fitting = [r for r in rooms if (r.pk in hold_rooms) == hold_needed]
+        room = (fitting or list(rooms) or [None])[0]
         if room is not None:
             query.append(("room", room.pk))
         query += [("therapists", person.pk) for person in list(getattr(slot, "therapists", ()))[:needed]]
@@ -154,7 +166,20 @@ def _day(value: date) -> str:
 
 
 def _window(window) -> str:
-    return f"{window.earliest.day} {window.earliest:%b} – {_day(window.latest)}"
+    opens = f"{window.earliest:%a} {window.earliest.day} {window.earliest:%b}"
+    if window.earliest.year != window.latest.year:
+        opens += f" {window.earliest:%Y}"
+    return f"{opens} – {_day(window.latest)}"
+
+
+def _stranded(later: StudySession, new) -> str:
+    """A warning when a later session's booking no longer lies inside its moved window."""
+    if later.status != StudySession.Status.SCHEDULED or later.scheduled_start is None:
+        return ""
+    day = _local(later.scheduled_start, later).date()
+    if new.earliest <= day <= new.latest:
+        return ""
+    return f" {later.definition.code} is booked {_day(day)}, now outside its window: reschedule it."
 
 
 def booked_message(result) -> str:
@@ -167,6 +192,7 @@ def booked_message(result) -> str:
     if moved:
         parts = [f"{later.definition.code} now {_window(new)} (was {_window(old)})" for later, old, new in moved]
         text += " Later windows moved: " + "; ".join(parts) + "."
+        text += "".join(_stranded(later, new) for later, _old, new in moved)
     else:
         text += " No later window moved."
     return text

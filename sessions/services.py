@@ -117,15 +117,15 @@ def _person(user) -> str:
 
 
 def _local(moment: datetime, tz) -> str:
-    return moment.astimezone(tz).strftime("%a %d %b %Y %H:%M")
+    return moment.astimezone(tz).strftime("%a %-d %b %Y %H:%M")
 
 
 def _span(start: datetime, end: datetime, tz) -> str:
     """'Tue 03 Mar 2026 09:00–17:00 MST', or with both dates when it runs overnight."""
     start_local, end_local = start.astimezone(tz), end.astimezone(tz)
     if start_local.date() == end_local.date():
-        return f"{start_local:%a %d %b %Y %H:%M}–{end_local:%H:%M %Z}"
-    return f"{start_local:%a %d %b %Y %H:%M} – {end_local:%a %d %b %Y %H:%M %Z}"
+        return f"{start_local:%a %-d %b %Y %H:%M}–{end_local:%H:%M %Z}"
+    return f"{start_local:%a %-d %b %Y %H:%M} – {end_local:%a %-d %b %Y %H:%M %Z}"
 
 
 def _lock_session(session: StudySession, expected_revision: int | None) -> StudySession:
@@ -452,7 +452,7 @@ def schedule_session(
     check = check_start(plan, participant.enrollment_date, tz, known, definition.code, start, end)
     if check.before_anchor:
         anchor = definition.anchor
-        what = f"its anchor {anchor.code}" if anchor else f"enrollment ({participant.enrollment_date:%d %b %Y})"
+        what = f"its anchor {anchor.code}" if anchor else f"enrollment ({participant.enrollment_date:%-d %b %Y})"
         raise ValidationError({"start": f"{definition.code} cannot start before {what}."})
 
     conflicts = _conflicts(
@@ -467,7 +467,7 @@ def schedule_session(
         if not check.in_window:
             problems.append(
                 f"{_local(start, tz)[:15]} is {check.timing.value.replace('_', ' ')}: the window is "
-                f"{check.window.earliest:%d %b} – {check.window.latest:%d %b %Y}"
+                f"{check.window.earliest:%-d %b} – {check.window.latest:%-d %b %Y}"
             )
         if check.out_of_sequence:
             problems.append(f"it would come out of sequence with {', '.join(check.sequence_conflicts)}")
@@ -506,8 +506,8 @@ def schedule_session(
     if deviation_needed:
         category = Deviation.Category.OUT_OF_WINDOW if not check.in_window else Deviation.Category.OUT_OF_SEQUENCE
         detail = (
-            f"{definition.code} booked {_local(start, tz)}, window {check.window.earliest:%d %b} – "
-            f"{check.window.latest:%d %b %Y} ({check.days_from_target:+d} days from target)"
+            f"{definition.code} booked {_local(start, tz)}, window {check.window.earliest:%-d %b} – "
+            f"{check.window.latest:%-d %b %Y} ({check.days_from_target:+d} days from target)"
             if not check.in_window
             else f"{definition.code} booked {_local(start, tz)} out of sequence with "
             f"{', '.join(check.sequence_conflicts)}"
@@ -818,7 +818,7 @@ def withdraw_participant(
         raise ValidationError({"withdrawn_on": "Give the date of withdrawal."})
     if withdrawn_on < stored.enrollment_date:
         raise ValidationError(
-            {"withdrawn_on": f"Withdrawal cannot come before enrollment ({stored.enrollment_date:%d %b %Y})."}
+            {"withdrawn_on": f"Withdrawal cannot come before enrollment ({stored.enrollment_date:%-d %b %Y})."}
         )
     if withdrawn_on > timezone.localdate(timezone=stored.site.zone):
         raise ValidationError({"withdrawn_on": "Withdrawal cannot be dated in the future."})

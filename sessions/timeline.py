@@ -125,6 +125,19 @@ class Timeline:
     def today_label_y(self) -> float:
         return self.plot_top - 6
 
+    @property
+    def enrollment_label_fits(self) -> bool:
+        """False when the "Enrolled" label would run into the "Today" label (enrolled a few days ago)."""
+        if self.enrollment_x is None:
+            return False
+        if self.today_x is None:
+            return True
+        char = 0.62 * self.layout.font_size  # a generous average glyph width
+        today_left = self.today_x - len(self.today_text) * char / 2
+        today_right = self.today_x + len(self.today_text) * char / 2
+        enrolled_right = self.enrollment_x + len("Enrolled") * char
+        return enrolled_right + 4 < today_left or self.enrollment_x > today_right + 4
+
 
 @dataclass
 class ParticipantTimeline:

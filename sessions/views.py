@@ -306,7 +306,7 @@ def log(request, pk):
             if form.correction and session.is_signed:
                 messages.warning(request, "Correction saved. The signature was removed: sign the record again.")
             elif data["outcome"] == StudySession.Outcome.MISSED:
-                messages.warning(request, "Recorded as missed. Reschedule inside the window or record a deviation.")
+                messages.warning(request, "Recorded as missed. Reschedule it or record a deviation (below).")
             else:
                 messages.success(request, "Outcome logged. Sign the record to lock it.")
             return redirect("sessions:session_detail", pk=session.pk)

@@ -47,6 +47,7 @@ def home(request):
         context["coordinator"] = review_selectors.coordinator_dashboard(request.user, sites=coordinated)
     if Role.STAFF in held:
         context["my_sessions"] = review_selectors.staff_sessions(request.user)
+        context["to_record"] = review_selectors.staff_to_record(request.user)
     if Role.MONITOR in held:
         context["monitor"] = review_selectors.monitor_overview(request.user)
     return render(request, "trialtracker/home.html", context)

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.contrib.auth import get_user_model
-from django.db.models import Q
+from django.db.models import CharField, Q, Value
+from django.db.models.functions import Concat
 
 from sessions.models import Assignment, Deviation, Participant, StudySession
 
@@ -122,6 +123,16 @@ def _time_filter(query: AuditQuery) -> Q:
     return condition
 
 
+def _matching_user_ids(text: str) -> list[int]:
+    """The people a typed "User name" means: the login name, or the full name shown on the pages
+    ("Casey Morgan"), ignoring case."""
+    text = " ".join(text.split())
+    users = get_user_model().objects.annotate(
+        full_name=Concat("first_name", Value(" "), "last_name", output_field=CharField())
+    )
+    return list(users.filter(Q(username__iexact=text) | Q(full_name__iexact=text)).values_list("pk", flat=True))
+
+
 def _sources(site_ids, query: AuditQuery):
     """(model, history queryset, how to name the record) for each audited model, filtered."""
     participants = Participant.objects.filter(site_id__in=site_ids)
@@ -130,7 +141,7 @@ def _sources(site_ids, query: AuditQuery):
     sessions = StudySession.objects.filter(participant__in=participants)
     common = _time_filter(query)
     if query.username:
-        common &= Q(history_user__username__iexact=query.username.strip())
+        common &= Q(history_user_id__in=_matching_user_ids(query.username))
     return [
         (Participant, Participant.history.filter(common, id__in=participants.values("pk")), "Participant"),
         (StudySession, StudySession.history.filter(common, participant_id__in=participants.values("pk")), "Session"),
@@ -221,20 +232,21 @@ def iter_audit_events(site_ids, query: AuditQuery) -> Iterator[AuditEvent]:
     """
     unfiltered = AuditQuery(study_code=query.study_code)
     wanted_user = query.username.strip().lower()
+    wanted_ids = set(_matching_user_ids(query.username)) if wanted_user else set()
     start, end = _bounds(query)
     names = Names()
     for model, history, record in _sources(site_ids, unfiltered):
         ordered = history.select_related("history_user", *RELATED[model]).order_by("id", "history_date", "history_id")
         if wanted_user:
             # Keep only records this user touched, with their whole history for the diffs.
-            touched = model.history.filter(history_user__username__iexact=wanted_user).values("id")
+            touched = model.history.filter(history_user_id__in=wanted_ids).values("id")
             ordered = ordered.filter(id__in=touched)
         previous = None
         for row in ordered.iterator(chunk_size=2000):
             before = previous if previous is not None and previous.id == row.id else None
             previous = row
             user = row.history_user
-            if wanted_user and (user is None or user.get_username().lower() != wanted_user):
+            if wanted_user and row.history_user_id not in wanted_ids:
                 continue
             if (start and row.history_date < start) or (end and row.history_date >= end):
                 continue

@@ -313,6 +313,53 @@ def staff_sessions(user, *, limit: int = 40) -> list[StaffSession]:
     return rows
 
 
+@dataclass(frozen=True)
+class StaffTask:
+    session: StudySession
+    when: datetime
+    title: str
+    detail: str
+    action: str
+    url: str
+
+
+def staff_to_record(user, *, limit: int = 20) -> list[StaffTask]:
+    """The user's own sessions that took place and still need their record: to log, then to sign.
+
+    One query whatever the number of participants; oldest first, because those are the ones a
+    monitor will ask about."""
+    site_ids = site_ids_for(user, Role.STAFF)
+    status = StudySession.Status
+    assignments = (
+        Assignment.objects.filter(therapist=user, is_active=True, session__participant__site_id__in=site_ids)
+        .filter(
+            Q(session__status=status.SCHEDULED, session__scheduled_start__lt=timezone.now())
+            | (
+                Q(session__status__in=[status.COMPLETED, status.MISSED], session__signed_at__isnull=True)
+                & ~Q(session__outcome="")
+            )
+        )
+        .select_related("session__participant__site", "session__definition")
+        .order_by("session__scheduled_start", "session__pk")[:limit]
+    )
+    rows = []
+    for assignment in assignments:
+        session = assignment.session
+        site = session.participant.site
+        to_log = session.status == status.SCHEDULED
+        rows.append(
+            StaffTask(
+                session=session,
+                when=session.scheduled_start.astimezone(ZoneInfo(site.time_zone)) if session.scheduled_start else None,
+                title=f"{session.participant.study_code} · {session.definition.name}",
+                detail=site.code + (" · not logged yet" if to_log else " · logged, not signed"),
+                action="Log" if to_log else "Sign",
+                url=link("sessions:log" if to_log else "sessions:sign", session.pk),
+            )
+        )
+    return rows
+
+
 def monitor_overview(user) -> dict:
     site_ids = site_ids_for(user, Role.MONITOR)
     participants = Participant.objects.filter(site_id__in=site_ids)

@@ -58,7 +58,9 @@ class AuditSearchForm(forms.Form):
     participant = forms.CharField(
         required=False, max_length=20, label="Study code", help_text="Exact study code, e.g. S01-0007."
     )
-    user = forms.CharField(required=False, max_length=150, label="User name", help_text="Who made the change.")
+    user = forms.CharField(
+        required=False, max_length=150, label="Who", help_text="Login or full name of the person who made the change."
+    )
     date_from = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
 

@@ -10,6 +10,13 @@ from playwright.sync_api import expect
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import LAPTOP, PHONE
 
+
+def _go(page, target):
+    """Click a link or submit button and wait for the next page: reading it earlier races on a busy machine."""
+    with page.expect_navigation():
+        target.click()
+
+
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
@@ -64,7 +71,7 @@ def test_monitor_finds_the_out_of_window_session_and_exports_csv(
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     sign_in("monitor", demo)
     _both_widths(page, screenshot, "review-monitor-home")
-    page.get_by_role("link", name="Review", exact=True).first.click()
+    _go(page, page.get_by_role("link", name="Review", exact=True).first)
     assert page.get_by_role("heading", name="Monitor review").is_visible()
     assert page.locator("#lanes-wide").is_visible()
 
@@ -72,7 +79,7 @@ def test_monitor_finds_the_out_of_window_session_and_exports_csv(
     found = set()
     for protocol in page.locator("#f-protocol option").all_inner_texts():
         page.get_by_label("Protocol", exact=True).select_option(label=protocol)
-        page.get_by_role("button", name="Apply").click()
+        _go(page, page.get_by_role("button", name="Apply"))
         for row in page.locator("#out-of-window tbody tr").all():
             cells = row.locator("th, td").all_inner_texts()
             found.add((cells[0].split()[0], cells[1].split()[0]))
@@ -80,7 +87,7 @@ def test_monitor_finds_the_out_of_window_session_and_exports_csv(
     study_code, session_code = sorted(documented)[0]
     protocol = Deviation.objects.filter(participant__study_code=study_code).first().participant.protocol
     page.get_by_label("Protocol", exact=True).select_option(label=protocol.code)
-    page.get_by_role("button", name="Apply").click()
+    _go(page, page.get_by_role("button", name="Apply"))
     row = page.locator("#out-of-window tbody tr").filter(has_text=study_code).filter(has_text=session_code)
     assert row.count() == 1 and ("late" in row.inner_text() or "early" in row.inner_text())
     _both_widths(page, screenshot, "review-monitor-swimlanes")
@@ -97,7 +104,7 @@ def test_monitor_finds_the_out_of_window_session_and_exports_csv(
 
     participant_link = row.get_by_role("link", name=study_code)
     if participant_link.count():  # the participant page exists once the daily pages are in
-        participant_link.click()
+        _go(page, participant_link)
         timeline = page.get_by_role("img", name=f"{study_code}: sessions against their protocol windows")
         # count() does not wait: let the participant page load first (CI machines are busy).
         expect(timeline).to_have_count(1)
@@ -110,9 +117,9 @@ def test_monitor_finds_the_out_of_window_session_and_exports_csv(
         page.emulate_media(media="screen")
         page.go_back()
 
-    page.get_by_role("link", name="Audit trail").first.click()
+    _go(page, page.get_by_role("link", name="Audit trail").first)
     page.get_by_label("Study code").fill(study_code)
-    page.get_by_role("button", name="Search").click()
+    _go(page, page.get_by_role("button", name="Search"))
     assert page.locator("table tbody tr").count() > 0
     _both_widths(page, screenshot, "review-audit")
     assert errors == []
@@ -122,7 +129,7 @@ def test_coordinator_sees_the_demo_dashboard_and_calendar(page, live_server, sig
     sign_in("coordinator", demo)
     assert page.get_by_role("heading", name="To schedule").is_visible()
     _both_widths(page, screenshot, "review-demo-coordinator-home")
-    page.get_by_role("link", name="Calendar").first.click()
+    _go(page, page.get_by_role("link", name="Calendar").first)
     assert page.locator("table.tt-cal").is_visible()
     _both_widths(page, screenshot, "review-demo-site-calendar")
 
@@ -134,13 +141,13 @@ def test_coordinator_and_staff_pages_read_at_a_glance(page, live_server, sign_in
     assert page.get_by_role("heading", name="Today").is_visible()
     assert page.get_by_role("heading", name="Overdue").is_visible()
     _both_widths(page, screenshot, "review-coordinator-home")
-    page.get_by_role("link", name="Calendar").first.click()
+    _go(page, page.get_by_role("link", name="Calendar").first)
     assert page.locator("table.tt-cal").is_visible()
     _both_widths(page, screenshot, "review-site-calendar")
-    page.get_by_role("link", name="Next week →").click()
+    _go(page, page.get_by_role("link", name="Next week →"))
     _both_widths(page, screenshot, "review-site-calendar-next")
-    page.get_by_role("link", name="Profile").click()
-    page.get_by_role("button", name="Create my calendar URL").click()
+    _go(page, page.get_by_role("link", name="Profile"))
+    _go(page, page.get_by_role("button", name="Create my calendar URL"))
     assert "/review/feed/" in page.get_by_label("Your private calendar URL", exact=False).input_value()
     _both_widths(page, screenshot, "review-profile")
 

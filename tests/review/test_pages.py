@@ -185,3 +185,67 @@ def test_audit_search_rejects_reversed_dates(client, known_state, monitor):
     response = client.get("/review/monitor/audit/?date_from=2026-03-10&date_to=2026-03-01")
     assert response.status_code == 200
     assert "The end date is before the start date." in body(response)
+
+
+def test_staff_home_lists_my_sessions_that_still_need_logging_or_signing(client, known_state, therapist, co_therapist):
+    client.force_login(therapist)
+    response = client.get("/")
+    to_record = response.context["to_record"]
+    # PREP1 and PREP2 were logged but nobody signed them; this morning's DOSE1 has started and is not logged.
+    assert [(t.title, t.action) for t in to_record] == [
+        ("S01-0001 · Prep1", "Sign"),
+        ("S01-0001 · Prep2", "Sign"),
+        ("S01-0001 · Dose1", "Log"),
+    ]
+    page = body(response)
+    assert "To log and sign" in page
+    assert f"/sessions/{to_record[0].session.pk}/sign/" in page and f"/sessions/{to_record[2].session.pk}/log/" in page
+    # Only my own sessions: the co-therapist shares DOSE1 only.
+    client.force_login(co_therapist)
+    assert [t.title for t in client.get("/").context["to_record"]] == ["S01-0001 · Dose1"]
+
+
+def test_monitor_deviation_list_links_to_the_participant_and_session(client, known_state, monitor, version):
+    client.force_login(monitor)
+    page = body(client.get(f"/review/monitor/?protocol={version.protocol.pk}"))
+    prep2 = StudySession.objects.get(participant=known_state["a"], definition__code="PREP2")
+    deviations = page[page.index('id="deviations-heading"') :]
+    assert f'href="/participants/{known_state["a"].pk}/#deviations">S01-0001</a>' in deviations
+    assert f'href="/sessions/{prep2.pk}/">PREP2</a>' in deviations
+
+
+def test_audit_search_reads_as_stacked_entries_on_a_phone(client, known_state, monitor):
+    client.force_login(monitor)
+    page = body(client.get("/review/monitor/audit/?participant=S01-0001"))
+    # The same stacked layout as the participant page's audit history (app.css .tt-history).
+    assert "tt-history" in page and 'data-label="Reason"' in page and 'data-label="Old → new"' in page
+
+
+def test_monitor_tables_stack_on_a_phone(client, known_state, monitor, version):
+    client.force_login(monitor)
+    page = body(client.get(f"/review/monitor/?protocol={version.protocol.pk}"))
+    assert page.count("tt-stack") == 2
+    assert 'data-label="Deviation"' in page and 'data-label="Category"' in page
+
+
+def test_audit_search_finds_a_person_by_the_name_the_pages_show(client, known_state, monitor, coordinator):
+    from sessions import services
+
+    services.record_deviation(
+        participant=known_state["b"], category="other", description="Started late.", by=coordinator
+    )
+    client.force_login(monitor)
+    by_login = client.get(f"/review/monitor/audit/?user={coordinator.username}").context["events"]
+    assert by_login and {e.user for e in by_login} == {coordinator.username}
+    # The participant page shows "Alice Tester": typing that (any case, extra spaces) finds the same events.
+    by_name = client.get("/review/monitor/audit/?user=alice++TESTER").context["events"]
+    assert [(e.when, e.record) for e in by_name] == [(e.when, e.record) for e in by_login]
+    csv = body(client.get("/review/monitor/export/audit.csv?user=Alice+Tester"))
+    assert len(csv.strip().splitlines()) == len(by_login) + 1
+    assert client.get("/review/monitor/audit/?user=Nobody+Here").context["events"] == []
+
+
+def test_audit_rows_link_to_the_participant_history(client, known_state, monitor):
+    client.force_login(monitor)
+    page = body(client.get("/review/monitor/audit/?participant=S01-0001"))
+    assert f'href="/participants/{known_state["a"].pk}/#history-heading">S01-0001</a>' in page

@@ -100,3 +100,13 @@ def test_sendreminders_dry_run_sends_and_records_nothing(emails, capsys):
     call_command("sendreminders", "--dry-run")
     assert mail.outbox == [] and not ReminderLog.objects.exists()
     assert "would send" in capsys.readouterr().out
+
+
+def test_enrolled_label_gives_way_to_today_when_they_would_overlap(known_state):
+    # S01-0003 was enrolled 13 days before today: both labels would sit on the same spot.
+    recent = timeline_of(known_state["c"])
+    assert recent.wide.enrollment_x is not None and not recent.wide.enrollment_label_fits
+    html = render_to_string("review/_timeline_svg.html", {"chart": recent.wide})
+    assert "Enrolled</text>" not in html and "tt-tl-enrollment" in html
+    # S01-0001 was enrolled ten weeks ago: there is room for both.
+    assert timeline_of(known_state["a"]).wide.enrollment_label_fits
