@@ -232,8 +232,9 @@ def coordinator_dashboard(user, *, sites: list[Site] | None = None) -> Coordinat
         sites = list(Site.objects.filter(pk__in=site_ids).order_by("code"))
     sessions = _sessions_for_sites(site_ids)
     booked = sessions.filter(status__in=BOOKED).order_by("scheduled_start")
-    today = list(booked.filter(booked_between(sites, 0, 0))[:DASHBOARD_ROWS])
-    week = list(booked.filter(booked_between(sites, 1, 7))[:DASHBOARD_ROWS])
+    # The totals come with the rows: the KPIs count every booking, not only the rows shown.
+    today, today_count = _first_rows(booked.filter(booked_between(sites, 0, 0)))
+    week, week_count = _first_rows(booked.filter(booked_between(sites, 1, 7)))
     # Both lists' therapists in one query.
     prefetch_related_objects([*today, *week], _active_assignments())
     to_schedule, to_schedule_count = _first_rows(
@@ -261,8 +262,8 @@ def coordinator_dashboard(user, *, sites: list[Site] | None = None) -> Coordinat
         overdue_count=overdue_count,
         deviations=[_deviation_row(d) for d in shown],
         deviations_count=deviations.count(),
-        today_count=len(today),
-        week_count=len(week),
+        today_count=today_count,
+        week_count=week_count,
     )
 
 
