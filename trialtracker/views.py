@@ -43,7 +43,8 @@ def home(request):
     held = user_roles(request.user)
     context = {"site_roles": site_roles}
     if Role.COORDINATOR in held:
-        context["coordinator"] = review_selectors.coordinator_dashboard(request.user)
+        coordinated = [site for site in sites if Role.COORDINATOR in roles[site.id]]
+        context["coordinator"] = review_selectors.coordinator_dashboard(request.user, sites=coordinated)
     if Role.STAFF in held:
         context["my_sessions"] = review_selectors.staff_sessions(request.user)
         context["to_record"] = review_selectors.staff_to_record(request.user)

@@ -16,7 +16,7 @@ from django.db import connection
 from django.db.models import QuerySet
 
 from protocols.models import SessionDefinition
-from sessions.models import Deviation, Participant, Site, StudySession
+from sessions.models import Deviation, Participant, StudySession
 from sessions.review.monitor import PHASE_LABELS, PHASES, Adherence, OutOfWindow, PhaseCompletion
 
 COMPLETED = StudySession.Status.COMPLETED.value
@@ -25,68 +25,73 @@ CANCELLED = StudySession.Status.CANCELLED.value
 DOSING = SessionDefinition.Phase.DOSING.value
 
 
-def _sessions_cte(participants: QuerySet[Participant]) -> tuple[str, list]:
-    """Each session of the participants with its site-local day (only when booked or done).
-
-    MATERIALIZED: the sums below read it once, not once each; kept narrow (no text columns).
-    """
-    inner, params = participants.order_by().values("pk").query.sql_with_params()
-    sql = f"""
-        WITH s AS MATERIALIZED (
-            SELECT ss.id, ss.participant_id, ss.definition_id, d.phase, ss.status, ss.window_opens, ss.window_closes,
-                   ((CASE WHEN ss.status = %s THEN COALESCE(ss.actual_start, ss.scheduled_start)
-                          WHEN ss.status = %s THEN ss.scheduled_start END)
-                     AT TIME ZONE site.time_zone)::date AS day
-            FROM {StudySession._meta.db_table} ss
-            JOIN {Participant._meta.db_table} p ON p.id = ss.participant_id
-            JOIN {Site._meta.db_table} site ON site.id = p.site_id
-            JOIN {SessionDefinition._meta.db_table} d ON d.id = ss.definition_id
-            WHERE ss.participant_id IN ({inner})
-        )
-    """  # noqa: S608 - table names from the models; every value is a parameter
-    return sql, [COMPLETED, SCHEDULED, *params]
-
-
+# One pass over the sessions: the sums by phase, the days of completed dosing sessions (gaps
+# are taken between each participant's consecutive days in Python) and the out-of-window rows.
+# An earlier form materialised every session in a CTE and read it four times, and grouping by
+# phase sorted all 90,000 sessions on disk: each cost as much as this whole pass (bench/run.py).
+# OFFSET 0 keeps the subquery from being flattened, so each row's local day is computed once.
 INSIDE = "(s.window_opens IS NULL OR s.window_closes IS NULL OR s.day BETWEEN s.window_opens AND s.window_closes)"
-SUMS = f"""
-    SELECT
-      (SELECT json_agg(json_build_array(phase, planned, completed, in_window)) FROM (
-          SELECT phase,
-                 count(*) FILTER (WHERE status <> %s) AS planned,
-                 count(*) FILTER (WHERE status = %s AND day IS NOT NULL) AS completed,
-                 count(*) FILTER (WHERE status = %s AND day IS NOT NULL AND {INSIDE}) AS in_window
-          FROM s GROUP BY phase) sums),
-      (SELECT count(DISTINCT participant_id) FROM s),
-      (SELECT array_agg(gap) FROM (
-          SELECT day - lag(day) OVER (PARTITION BY participant_id ORDER BY day) AS gap
-          FROM s WHERE status = %s AND phase = %s AND day IS NOT NULL) gaps
-       WHERE gap IS NOT NULL),
-      (SELECT json_agg(json_build_array(
-                s.id, s.participant_id, p.study_code, site.code, d.code, s.status, s.day, s.window_opens,
-                s.window_closes))
-       FROM s
-       JOIN {Participant._meta.db_table} p ON p.id = s.participant_id
-       JOIN {Site._meta.db_table} site ON site.id = p.site_id
-       JOIN {SessionDefinition._meta.db_table} d ON d.id = s.definition_id
-       WHERE s.day IS NOT NULL AND NOT {INSIDE})
+DOSING_DONE = "(s.status = %s AND s.phase = %s AND s.day IS NOT NULL)"
+PHASE_SUMS = f"""
+           count(*) FILTER (WHERE s.phase = %s AND s.status <> %s),
+           count(*) FILTER (WHERE s.phase = %s AND s.status = %s AND s.day IS NOT NULL),
+           count(*) FILTER (WHERE s.phase = %s AND s.status = %s AND s.day IS NOT NULL AND {INSIDE}),"""
+PASS = f"""
+    SELECT {PHASE_SUMS * len(PHASES)}
+           array_agg(s.participant_id ORDER BY s.participant_id, s.day) FILTER (WHERE {DOSING_DONE}),
+           array_agg(s.day ORDER BY s.participant_id, s.day) FILTER (WHERE {DOSING_DONE}),
+           json_agg(json_build_array(
+               s.id, s.participant_id, s.study_code, s.site_code, s.code, s.status, s.day, s.window_opens,
+               s.window_closes)) FILTER (WHERE s.day IS NOT NULL AND NOT {INSIDE}),
+           count(DISTINCT s.participant_id)
+    FROM (
+        SELECT ss.id, ss.participant_id, p.study_code, p.site_code, d.code, d.phase, ss.status,
+               ss.window_opens, ss.window_closes,
+               ((CASE WHEN ss.status = %s THEN COALESCE(ss.actual_start, ss.scheduled_start)
+                      WHEN ss.status = %s THEN ss.scheduled_start END)
+                 AT TIME ZONE p.zone)::date AS day
+        FROM {StudySession._meta.db_table} ss
+        JOIN ({{participants}}) p (id, study_code, zone, site_code) ON p.id = ss.participant_id
+        JOIN {SessionDefinition._meta.db_table} d ON d.id = ss.definition_id
+        OFFSET 0
+    ) s
 """  # noqa: S608 - table names from the models; every value is a parameter
 
 
 def figures(participants: QuerySet[Participant]) -> dict:
     """planned/completed by phase, sessions that took place, in window, participants, gaps, outside rows.
 
-    One statement: the sums, the gaps between dosing sessions and the out-of-window rows.
+    One statement, one pass over the chosen participants' sessions.
     """
-    cte, params = _sessions_cte(participants)
+    inner, inner_params = (
+        participants.order_by().values_list("pk", "study_code", "site__time_zone", "site__code").query.sql_with_params()
+    )
+    sql = PASS.replace("{participants}", inner)
+    dosing_done = [COMPLETED, DOSING]
+    params = [
+        *[value for phase in PHASES for value in (phase, CANCELLED, phase, COMPLETED, phase, COMPLETED)],
+        *dosing_done,
+        *dosing_done,
+        *[COMPLETED, SCHEDULED, *inner_params],  # the sessions and their local days
+    ]
     with connection.cursor() as cursor:
-        cursor.execute(cte + SUMS, [*params, CANCELLED, COMPLETED, COMPLETED, COMPLETED, DOSING])
-        sums, people, gaps, outside = cursor.fetchone()
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    sums, (who, days, out, people) = row[: 3 * len(PHASES)], row[3 * len(PHASES) :]
     planned, completed = {}, {}
     took_place = in_window = 0
-    for phase, n_planned, n_completed, n_in_window in sums or []:
-        planned[phase], completed[phase] = n_planned, n_completed
+    for index, phase in enumerate(PHASES):
+        n_planned, n_completed, n_in_window = sums[3 * index : 3 * index + 3]
+        if n_planned or n_completed:
+            planned[phase], completed[phase] = n_planned, n_completed
         took_place += n_completed
         in_window += n_in_window
+    gaps: list[int] = []
+    previous = None
+    for pid, on in zip(who or [], days or [], strict=True):
+        if previous is not None and previous[0] == pid:
+            gaps.append((on - previous[1]).days)
+        previous = (pid, on)
     day = date.fromisoformat
     return {
         "planned": planned,
@@ -94,10 +99,10 @@ def figures(participants: QuerySet[Participant]) -> dict:
         "took_place": took_place,
         "in_window": in_window,
         "people": people,
-        "gaps": list(gaps or []),
+        "gaps": gaps,
         "outside": [
             (pk, pid, code, site_code, def_code, status, day(on), day(opens), day(closes))
-            for pk, pid, code, site_code, def_code, status, on, opens, closes in outside or []
+            for pk, pid, code, site_code, def_code, status, on, opens, closes in out or []
         ],
     }
 

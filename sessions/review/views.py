@@ -103,11 +103,16 @@ def monitor_review_page(request):
         )
         if review
         else None,
-        "protocols": list(review_protocols(request.user)),
-        "sites": list(Site.objects.filter(pk__in=review_site_ids(request.user)).order_by("code")),
+        # review_filter has read both already; only without a protocol are they read here.
+        "protocols": review.protocols if review else list(review_protocols(request.user)),
+        "sites": review.sites if review else _review_sites(request.user),
         "statuses": Participant.Status.choices,
     }
     return render(request, "review/monitor_review.html", context)
+
+
+def _review_sites(user) -> list[Site]:
+    return list(Site.objects.filter(pk__in=review_site_ids(user)).order_by("code"))
 
 
 def _check_site_param(request, roles):
