@@ -128,6 +128,7 @@ class SlotLink:
     start: datetime
     url: str
     room: object = None
+    outside_window: bool = False
 
 
 def slot_links(session: StudySession, slots) -> list[SlotLink]:
@@ -158,7 +159,8 @@ def slot_links(session: StudySession, slots) -> list[SlotLink]:
         if room is not None:
             query.append(("room", room.pk))
         query += [("therapists", person.pk) for person in list(getattr(slot, "therapists", ()))[:needed]]
-        links.append(SlotLink(start=local, url=f"{base}?{urlencode(query)}", room=room))
+        outside = bool(getattr(slot, "outside_window", False))
+        links.append(SlotLink(start=local, url=f"{base}?{urlencode(query)}", room=room, outside_window=outside))
     return links
 
 

@@ -102,6 +102,7 @@ class FreeSlot:
     end: datetime
     rooms: tuple[Room, ...]
     therapists: tuple  # users
+    outside_window: bool = False  # booking it records a protocol deviation (needs a deviation reason)
 
     @property
     def local_day(self) -> date:
@@ -110,8 +111,9 @@ class FreeSlot:
 
 def free_slots(*, session: StudySession, days: int = 14, limit: int = 12, today: date | None = None) -> list[FreeSlot]:
     """Suggested starts inside the session's window (from today on, at most `days` days) where a room
-    and the definition's number of therapists are free, room hold included. Three queries, whatever
-    the size of the site."""
+    and the definition's number of therapists are free, room hold included. When the window has already
+    closed (an overdue session), the next free starts from today (site-local) instead, each marked
+    `outside_window`. Three queries, whatever the size of the site."""
     participant = session.participant
     site = participant.site
     tz = site.zone
@@ -119,8 +121,11 @@ def free_slots(*, session: StudySession, days: int = 14, limit: int = 12, today:
     if session.window_opens is None or session.window_closes is None:
         return []
     today = today or timezone.localdate(timezone=tz)
-    first = max(session.window_opens, today)
-    last = min(session.window_closes, first + timedelta(days=days - 1))
+    outside_window = session.window_closes < today
+    first = today if outside_window else max(session.window_opens, today)
+    last = first + timedelta(days=days - 1)
+    if not outside_window:
+        last = min(session.window_closes, last)
     if last < first:
         return []
     duration = timedelta(minutes=definition.duration_minutes)
@@ -177,7 +182,15 @@ def free_slots(*, session: StudySession, days: int = 14, limit: int = 12, today:
                 t for t in therapists if not any(tid == t.pk and s < end and start < e for tid, s, e in therapist_busy)
             )
             if free_rooms and len(free_people) >= definition.therapists_required:
-                slots.append(FreeSlot(start=start, end=end, rooms=free_rooms, therapists=free_people))
+                slots.append(
+                    FreeSlot(
+                        start=start,
+                        end=end,
+                        rooms=free_rooms,
+                        therapists=free_people,
+                        outside_window=outside_window,
+                    )
+                )
                 if len(slots) >= limit:
                     break
         day += timedelta(days=1)

@@ -176,3 +176,20 @@ def test_free_times_offer_a_therapy_room_not_the_overnight_suite_for_a_short_ses
     login(client, coordinator)
     slots = client.get(reverse("sessions:schedule", args=[prep1.pk])).context["slots"]
     assert slots and all(slot.room.name == "Therapy room 1" for slot in slots)
+
+
+def test_an_overdue_session_suggests_next_free_times_marked_outside_the_window(
+    client, site, version, coordinator, therapist, django_assert_max_num_queries
+):
+    participant = enrol(site, version, coordinator, days_ago=60)
+    prep1 = session_of(participant, "PREP1")
+    assert prep1.window_closes < today_at(site)
+    login(client, coordinator)
+    with django_assert_max_num_queries(20):
+        response = client.get(reverse("sessions:schedule", args=[prep1.pk]))
+    page = response.text
+    assert "Next free times (outside the window)" in page and "Outside window" in page
+    assert "No free time found" not in page
+    days = {(today_at(site) + timedelta(days=n)).isoformat() for n in range(2)}
+    assert any(f"day={day}" in page for day in days)  # the first suggestion is today or tomorrow
+    assert 'name="deviation_reason"' in page  # booking one needs a deviation reason

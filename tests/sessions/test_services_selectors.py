@@ -71,3 +71,21 @@ def test_free_slots_for_dosing_need_a_pair_and_respect_the_room_hold(participant
     co_therapist.memberships.all().delete()
     therapist.memberships.all().delete()
     assert selectors.free_slots(session=dose1, days=30) == []
+
+
+def test_free_slots_of_an_overdue_session_start_from_today_and_say_they_are_outside_the_window(
+    site, coordinator, therapist
+):
+    from django.utils import timezone
+
+    today = timezone.localdate(timezone=site.zone)
+    overdue = enrolled_participant(site, code="S01-0003", enrollment_date=today - timedelta(days=60), by=coordinator)
+    prep1 = session_of(overdue, "PREP1")
+    assert prep1.window_closes < today
+    slots = selectors.free_slots(session=prep1, days=7)
+    assert slots and all(slot.outside_window for slot in slots)
+    assert all(today <= slot.start.astimezone(site.zone).date() < today + timedelta(days=7) for slot in slots)
+    assert all(slot.start > timezone.now() and therapist in slot.therapists for slot in slots)
+    # Inside an open window nothing is marked outside it.
+    current = enrolled_participant(site, code="S01-0004", by=coordinator)
+    assert not any(slot.outside_window for slot in selectors.free_slots(session=session_of(current, "PREP1")))
