@@ -1,9 +1,13 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.http import QueryDict
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
+from sessions import selectors
 from sessions.models import Assignment, Deviation, Membership, Participant, Room, Site, StudySession
 
 
@@ -17,6 +21,44 @@ class SiteAdmin(admin.ModelAdmin):
     list_display = ["code", "name", "time_zone"]
     search_fields = ["code", "name"]
     inlines = [RoomInline]
+
+
+def _site_local(session) -> str:
+    local = session.scheduled_start.astimezone(session.participant.site.zone)
+    return f"{local:%a} {local.day} {local:%b %Y}, {local:%H:%M} ({session.participant.site.time_zone})"
+
+
+def stranded_bookings(*, user_id: int, site_id: int) -> list[dict]:
+    """Future bookings left with someone who is no longer staff at the site: study code, session
+    code, site-local start and a link to the session page where a coordinator reassigns them."""
+    return [
+        {
+            "study_code": session.participant.study_code,
+            "session_code": session.definition.code,
+            "start": _site_local(session),
+            "url": reverse("sessions:session_detail", args=[session.pk]),
+        }
+        for session in selectors.future_bookings_of(user_id=user_id, site_id=site_id)
+    ]
+
+
+def _warn_stranded(request, who, site, bookings: list[dict]) -> None:
+    items = format_html_join(
+        "",
+        '<li><a href="{}">{} · {} · {}</a></li>',
+        ((b["url"], b["study_code"], b["session_code"], b["start"]) for b in bookings),
+    )
+    messages.warning(
+        request,
+        format_html(
+            "{} is no longer staff at {} but is still booked on {} future session(s). "
+            "Reassign them on each session page:<ul>{}</ul>",
+            who,
+            site.code,
+            len(bookings),
+            items,
+        ),
+    )
 
 
 class MembershipForm(forms.ModelForm):
@@ -53,7 +95,17 @@ class MembershipAdmin(SimpleHistoryAdmin):
 
     def save_model(self, request, obj, form, change):
         obj._change_reason = form.cleaned_data["reason"].strip()
+        before = Membership.objects.filter(pk=obj.pk).select_related("user", "site").first() if change else None
         super().save_model(request, obj, form, change)
+        if before is None or before.role != Membership.Role.STAFF:
+            return
+        still_staff = Membership.objects.filter(
+            user_id=before.user_id, site_id=before.site_id, role=Membership.Role.STAFF
+        ).exists()
+        if not still_staff:
+            bookings = stranded_bookings(user_id=before.user_id, site_id=before.site_id)
+            if bookings:
+                _warn_stranded(request, before.user, before.site, bookings)
 
     def delete_view(self, request, object_id, extra_context=None):
         reason = request.POST.get("reason", "").strip() if request.method == "POST" else ""
@@ -62,11 +114,20 @@ class MembershipAdmin(SimpleHistoryAdmin):
             request.POST = QueryDict()
             extra_context = {**(extra_context or {}), "reason_error": "Say why this role is being removed."}
         request._membership_removal_reason = reason[:1000]
+        membership = self.get_object(request, unquote(object_id))
+        if membership is not None and membership.role == Membership.Role.STAFF:
+            # Shown on the confirmation page; the removal is not blocked.
+            bookings = stranded_bookings(user_id=membership.user_id, site_id=membership.site_id)
+            extra_context = {**(extra_context or {}), "stranded_bookings": bookings}
         return super().delete_view(request, object_id, extra_context)
 
     def delete_model(self, request, obj):
         obj._change_reason = request._membership_removal_reason
         super().delete_model(request, obj)
+        if obj.role == Membership.Role.STAFF:
+            bookings = stranded_bookings(user_id=obj.user_id, site_id=obj.site_id)
+            if bookings:
+                _warn_stranded(request, obj.user, obj.site, bookings)
 
 
 class ClinicalRecordAdmin(SimpleHistoryAdmin):

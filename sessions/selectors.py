@@ -195,3 +195,19 @@ def free_slots(*, session: StudySession, days: int = 14, limit: int = 12, today:
                     break
         day += timedelta(days=1)
     return slots
+
+
+def future_bookings_of(*, user_id: int, site_id: int) -> list[StudySession]:
+    """Scheduled sessions at a site starting after now that the user is actively booked on, soonest
+    first: what is left to reassign when the user stops being staff there. One query."""
+    return list(
+        StudySession.objects.filter(
+            participant__site_id=site_id,
+            status=StudySession.Status.SCHEDULED,
+            scheduled_start__gt=timezone.now(),
+            assignments__therapist_id=user_id,
+            assignments__is_active=True,
+        )
+        .select_related("participant__site", "definition")
+        .order_by("scheduled_start", "pk")
+    )
