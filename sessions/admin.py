@@ -45,14 +45,14 @@ def stranded_bookings(*, user_id: int, site_id: int) -> list[dict]:
 def _warn_stranded(request, who, site, bookings: list[dict]) -> None:
     items = format_html_join(
         "",
-        '<li><a href="{}">{} · {} · {}</a></li>',
+        '<br><a href="{}">{} · {} · {}</a>',
         ((b["url"], b["study_code"], b["session_code"], b["start"]) for b in bookings),
     )
     messages.warning(
         request,
         format_html(
             "{} is no longer staff at {} but is still booked on {} future session(s). "
-            "Reassign them on each session page:<ul>{}</ul>",
+            "Reassign them on each session page:{}",
             who,
             site.code,
             len(bookings),
