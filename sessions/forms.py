@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from protocols.models import ProtocolVersion
 from sessions.models import NO_IDENTIFIERS, STUDY_CODE_PATTERN, Deviation, Participant, StudySession
+from trialtracker.security import BoundedModelMultipleChoiceField
 from trialtracker.validation import PlainTextField, check_plausible_date, local_datetime
 
 REASON_HELP = "Kept in the audit trail with your name and the time."
@@ -36,21 +37,10 @@ def reason_field(label, *, required=True, help_text=REASON_HELP):
     return PlainTextField(max_length=500, multiline=True, required=required, label=label, help_text=help_text)
 
 
-class StaffChoiceField(forms.ModelMultipleChoiceField):
-    widget = forms.CheckboxSelectMultiple
+class StaffChoiceField(BoundedModelMultipleChoiceField):
+    """Staff as checkboxes by full name; a tampered id outside the integer range is refused, not a 500."""
 
-    def _check_values(self, value):
-        # An id beyond the database's integer range would crash the `__in` query (a 500): refuse it here.
-        for pk in value:
-            try:
-                in_range = 0 < int(str(pk)) < 2**63
-            except (TypeError, ValueError):
-                in_range = False
-            if not in_range:
-                raise forms.ValidationError(
-                    self.error_messages["invalid_pk_value"], code="invalid_pk_value", params={"pk": pk}
-                )
-        return super()._check_values(value)
+    widget = forms.CheckboxSelectMultiple
 
     def label_from_instance(self, obj):
         return obj.get_full_name() or obj.username
