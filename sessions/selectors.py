@@ -24,6 +24,11 @@ LONG_SESSION_STARTS = (time(8, 30),)
 LONG_SESSION_MINUTES = 4 * 60
 
 
+def sites_for_user(user, *roles: str) -> QuerySet[Site]:
+    """Sites where the user holds any of `roles` (any role when none are named), in code order."""
+    return Site.objects.filter(id__in=site_ids_for(user, *roles)).order_by("code")
+
+
 def participants_for_user(user) -> QuerySet[Participant]:
     """Participants of every site the user has a role at, with what list pages show."""
     return Participant.objects.filter(site_id__in=site_ids_for(user)).select_related(

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from protocols.plan import minutes_text
 from sessions import forms, pages, selectors, services
 from sessions.access import Role, has_role, require_role, site_ids_for
-from sessions.models import Deviation, Site, StudySession
+from sessions.models import Deviation, StudySession
 from sessions.timeline import participant_timeline
 
 GET_POST = ["GET", "POST"]
@@ -59,7 +59,7 @@ def _require_logger(user, session):
 @require_GET
 def participant_list(request):
     user = request.user
-    sites = Site.objects.filter(id__in=site_ids_for(user)).order_by("code")
+    sites = selectors.sites_for_user(user)
     filters = forms.ParticipantFilterForm(request.GET or None, sites=sites)
     participants = selectors.participants_for_user(user)
     if filters.is_valid():
@@ -88,7 +88,7 @@ def participant_list(request):
 
 @require_http_methods(GET_POST)
 def enroll(request):
-    sites = Site.objects.filter(id__in=site_ids_for(request.user, Role.COORDINATOR)).order_by("code")
+    sites = selectors.sites_for_user(request.user, Role.COORDINATOR)
     if not sites:
         raise PermissionDenied("Only coordinators enrol participants.")
     form = forms.EnrollForm(request.POST or None, sites=sites)

@@ -12,8 +12,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from sessions.access import Role, roles_by_site, user_roles
-from sessions.models import Site
 from sessions.review import selectors as review_selectors
+from sessions.selectors import sites_for_user
 from trialtracker.security import LoginForm
 
 logger = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ def healthz(request):
 def home(request):
     """Each role's dashboard: coordinators their lists of work, staff their sessions, monitors an overview."""
     roles = roles_by_site(request.user)
-    sites = Site.objects.filter(id__in=roles.keys()).order_by("code")
+    sites = sites_for_user(request.user)
     site_roles = [(site, sorted(roles[site.id])) for site in sites]
     held = user_roles(request.user)
     context = {"site_roles": site_roles}

@@ -20,6 +20,7 @@ from protocols.models import SessionDefinition
 from sessions.access import Role, site_ids_for
 from sessions.models import Assignment, Deviation, Participant, Room, Site, StudySession
 from sessions.review.links import link
+from sessions.selectors import sites_for_user
 
 ACTIVE_PARTICIPANT = (Participant.Status.ENROLLED, Participant.Status.IN_TREATMENT)
 BOOKED = (StudySession.Status.SCHEDULED, StudySession.Status.COMPLETED)
@@ -417,7 +418,7 @@ class SiteWeek:
 
 
 def calendar_sites_for(user) -> QuerySet[Site]:
-    return Site.objects.filter(pk__in=site_ids_for(user, Role.COORDINATOR, Role.STAFF)).order_by("code")
+    return sites_for_user(user, Role.COORDINATOR, Role.STAFF)
 
 
 def get_calendar_site(user, code: str | None) -> Site:

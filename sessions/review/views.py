@@ -20,7 +20,7 @@ from sessions.models import CalendarFeed, Participant, Site
 from sessions.review import exports
 from sessions.review.audit import AuditQuery, audit_events
 from sessions.review.monitor import REVIEW_ROLES, monitor_review, review_filter, review_protocols, review_site_ids
-from sessions.review.selectors import get_calendar_site, site_today, site_week
+from sessions.review.selectors import calendar_sites_for, get_calendar_site, site_today, site_week
 
 CALENDAR_ROLES = (Role.COORDINATOR, Role.STAFF)
 
@@ -50,7 +50,7 @@ def site_calendar(request):
     site = get_calendar_site(request.user, request.GET.get("site"))
     day = _parse_day(request.GET.get("week")) or site_today(site)
     week = site_week(site, day - timedelta(days=day.weekday()))
-    sites = list(Site.objects.filter(pk__in=site_ids_for(request.user, *CALENDAR_ROLES)).order_by("code"))
+    sites = list(calendar_sites_for(request.user))
     return render(request, "review/site_calendar.html", {"week": week, "sites": sites})
 
 
